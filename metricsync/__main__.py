@@ -1,0 +1,3 @@
+from metricsync.cli import main
+
+main()

@@ -1,0 +1,50 @@
+"""What every emulated platform provides to the sandbox app."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from metricsync.sandbox.http import Request, Response
+from metricsync.sandbox.store import Store
+
+Clock = Callable[[], float]  # epoch seconds; tests pass a fake one
+
+
+class SandboxPlatform(ABC):
+    """One platform's API: owns the path prefixes it serves, its auth, limits and state.
+
+    `settings` holds the platform's documented choices for behaviours its api/ document marks
+    unconfirmed; `configure` changes them at run time (seed files, admin endpoint, flags).
+    """
+
+    name: ClassVar[str]
+    prefixes: ClassVar[tuple[str, ...]]
+
+    def __init__(self, store: Store, clock: Clock = time.time) -> None:
+        self.store, self.clock = store, clock
+
+    @abstractmethod
+    def handle(self, request: Request) -> Response:
+        """Answers any request under this platform's prefixes, errors included."""
+
+    @abstractmethod
+    def seed(self, data: dict[str, Any]) -> None:
+        """Adds pre-existing objects (this platform's section of a seed file)."""
+
+    @abstractmethod
+    def configure(self, settings: dict[str, Any]) -> None:
+        """Changes documented choices; unknown keys raise ValueError naming them."""
+
+    @abstractmethod
+    def credentials(self) -> dict[str, str]:
+        """The credentials this sandbox accepts, by metricsync config key (e.g. api_key)."""
+
+    def describe_settings(self) -> dict[str, Any]:
+        """Current value of every configurable choice, for `sandbox serve` and the docs."""
+        return {}
+
+    def owns(self, path: str) -> bool:
+        return path.startswith(self.prefixes)
