@@ -1,0 +1,70 @@
+"""The command line: parse flags, call one library function, print. Errors are printed here once.
+
+Only click is imported at start-up; each command imports what it needs when it runs, so
+`metricsync --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+
+from metricsync import __version__
+from metricsync.cli.schema import schema_command
+from metricsync.cli.targets import targets_command
+from metricsync.cli.validate import validate_command
+from metricsync.errors import ExitCode, MetricsyncError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="metricsync")
+def cli() -> None:
+    """Keep experiment and analytics metric definitions in Git.
+
+    YAML definitions are validated against JSON Schemas, diffed against the live platforms
+    (Statsig, PostHog), applied as ordered plans, and checked against UserFlux and Unleash.
+    """
+
+
+cli.add_command(validate_command)
+cli.add_command(schema_command)
+cli.add_command(targets_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Runs one command and returns its exit code (SPEC 3.1); never lets a traceback out."""
+    from metricsync.secrets import redact
+
+    try:
+        result = cli.main(args=argv, prog_name="metricsync", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+        return ExitCode.USAGE
+    except click.UsageError as exc:
+        exc.show()
+        return ExitCode.USAGE
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return ExitCode.ERROR
+    except click.ClickException as exc:
+        exc.show()
+        return ExitCode.ERROR
+    except MetricsyncError as exc:
+        click.echo(f"Error: {redact(str(exc))}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    except Exception as exc:  # a bug: say so plainly, without secrets
+        if os.environ.get("METRICSYNC_DEBUG"):
+            click.echo(redact(traceback.format_exc()), err=True)
+        click.echo(f"Error: unexpected {type(exc).__name__}: {redact(str(exc))}", err=True)
+        return ExitCode.ERROR
+    return int(result or 0)

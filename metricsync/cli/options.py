@@ -1,0 +1,54 @@
+"""Options shared by every command (SPEC 3): --config, --target, --sandbox, --format."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_option(function: F) -> F:
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=Path("metricsync.yaml"),
+        show_default=True,
+        help="Project config file.",
+    )(function)
+
+
+def target_option(function: F) -> F:
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="NAME",
+        help="Only this target (repeatable; default: all targets).",
+    )(function)
+
+
+def sandbox_option(function: F) -> F:
+    return click.option(
+        "--sandbox",
+        is_flag=True,
+        help="Run against the embedded sandbox instead of the real platforms.",
+    )(function)
+
+
+def format_option(*choices: str) -> Callable[[F], F]:
+    def decorate(function: F) -> F:
+        return click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(choices),
+            default=choices[0],
+            show_default=True,
+            help="Output format.",
+        )(function)
+
+    return decorate

@@ -1,0 +1,43 @@
+"""`metricsync schema`: print one JSON Schema, or write them all for editors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from metricsync.errors import UsageError
+
+
+@click.command("schema")
+@click.argument("kind", required=False)
+@click.option(
+    "--out-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write every schema under this folder (e.g. schemas/), as the modelines expect.",
+)
+def schema_command(kind: str | None, out_dir: Path | None) -> None:
+    """Print the JSON Schema of KIND (e.g. statsig/metric, or config), or write all of them.
+
+    Definition files point editors at these schemas with a modeline such as
+    `# yaml-language-server: $schema=../../schemas/statsig/metric.schema.json`.
+    """
+    from metricsync import schema
+    from metricsync.config import CONFIG_SCHEMA
+    from metricsync.platforms import KINDS
+
+    names = {name: k.schema for name, k in KINDS.items()} | {"config": CONFIG_SCHEMA}
+    if out_dir is not None:
+        if kind is not None:
+            raise UsageError("give either KIND or --out-dir, not both")
+        for resource in names.values():
+            destination = out_dir / resource
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_text(schema.text(resource), encoding="utf-8")
+            click.echo(f"wrote {destination}", err=True)
+        return
+    if kind is None:
+        raise UsageError(f"name a kind ({', '.join(names)}) or use --out-dir")
+    if kind not in names:
+        raise UsageError(f"unknown kind {kind!r}; expected one of: {', '.join(names)}")
+    click.echo(schema.text(names[kind]), nl=False)

@@ -1,0 +1,56 @@
+"""What a platform module declares: its kinds, their schemas and rules, and its config keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from metricsync.problems import Severity
+
+if TYPE_CHECKING:
+    from metricsync.definitions import Definition
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule's verdict on one field of one definition; the validator turns it into a Problem."""
+
+    definition: Definition
+    path: tuple[str | int, ...]
+    message: str
+    severity: Severity = "error"
+    at_key: bool = False
+
+
+Rule = Callable[[Sequence["Definition"]], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str  # as written in YAML: "statsig/metric"
+    schema: str  # resource path under metricsync/schemas
+    rules: Rule  # cross-document and platform rules over one folder's definitions of this kind
+    casefold_names: bool = False  # names unique case-insensitively, as the server checks them
+
+
+@dataclass(frozen=True)
+class Platform:
+    name: str  # the `provider` value in metricsync.yaml
+    kinds: tuple[Kind, ...]
+    secrets: tuple[str, ...]  # config keys that hold env:NAME references
+    endpoint_key: str  # config key of the platform's URL
+    default_endpoint: str | None
+    sandbox_path: str = ""  # appended to the sandbox URL when --sandbox points a target at it
+    settings_defaults: tuple[tuple[str, Any], ...] = ()
+
+
+def rules(*checks: Callable[[Definition], Iterable[Finding]]) -> Rule:
+    """A Rule that applies per-definition checks to every definition of a folder."""
+
+    def run(definitions: Sequence[Definition]) -> Iterable[Finding]:
+        for definition in definitions:
+            for check in checks:
+                yield from check(definition)
+
+    return run

@@ -1,0 +1,70 @@
+"""PostHog's saved-metric query rules that a schema cannot express (api/posthog.md §4–§5)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from metricsync.definitions import Definition
+from metricsync.platforms.base import Finding, rules
+
+LEGACY_KINDS = ("ExperimentTrendsQuery", "ExperimentFunnelsQuery")
+REQUIRED = {
+    "mean": ("source",),
+    "funnel": ("series",),
+    "ratio": ("numerator", "denominator"),
+    "retention": (
+        "start_event",
+        "completion_event",
+        "retention_window_start",
+        "retention_window_end",
+        "retention_window_unit",
+        "start_handling",
+    ),
+}
+QUERY = ("spec", "query")
+
+
+def _query_shape(d: Definition) -> Iterator[Finding]:
+    query: Mapping[str, Any] = d.spec.get("query") or {}
+    metric_type = query.get("metric_type")
+    for key in REQUIRED.get(str(metric_type), ()):
+        if key not in query:
+            yield Finding(d, QUERY, f"a {metric_type} metric needs query.{key}")
+    if metric_type == "funnel" and "series" in query and not query["series"]:
+        yield Finding(d, (*QUERY, "series"), "a funnel metric needs at least one step in series")
+    if "conversion_window" in query and "conversion_window_unit" not in query:
+        yield Finding(
+            d,
+            (*QUERY, "conversion_window"),
+            "conversion_window is set but conversion_window_unit is missing",
+        )
+
+
+def _threshold(d: Definition) -> Iterator[Finding]:
+    query: Mapping[str, Any] = d.spec.get("query") or {}
+    if query.get("metric_type") != "mean" or "threshold" not in query:
+        return
+    where = (*QUERY, "threshold")
+    math = (query.get("source") or {}).get("math")
+    if math not in ("sum", "total"):
+        yield Finding(d, where, f"a threshold needs source.math sum or total, not {math!r}")
+    if not isinstance(query["threshold"], int | float) or query["threshold"] <= 0:
+        yield Finding(d, where, "threshold must be greater than 0")
+    for bound in ("lower_bound_percentile", "upper_bound_percentile"):
+        if bound in query:
+            yield Finding(d, (*QUERY, bound), f"{bound} cannot be combined with threshold")
+
+
+def _legacy(d: Definition) -> Iterator[Finding]:
+    kind = (d.spec.get("query") or {}).get("kind")
+    if kind in LEGACY_KINDS:
+        yield Finding(
+            d,
+            (*QUERY, "kind"),
+            f"legacy metric kind {kind!r} is no longer supported by PostHog; "
+            "use 'ExperimentMetric'",
+        )
+
+
+check_saved_metrics = rules(_legacy, _query_shape, _threshold)

@@ -1,0 +1,186 @@
+"""Statsig's create-time rules that a schema cannot express (api/statsig.md §5–§6)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from metricsync.definitions import Definition
+from metricsync.platforms.base import Finding
+
+NAME = re.compile(r"^[a-zA-Z0-9_.\-()/ %:]*$")
+EVENT_TYPES = frozenset({"sum", "mean", "event_count_custom", "ratio"})
+FUNNEL_STEP_TYPES = {
+    "users": {"event_user", "event_dau"},
+    "events": {"event_count", "event_count_custom"},
+}
+
+
+def check_metrics(definitions: Sequence[Definition]) -> Iterator[Finding]:
+    by_identity = {(d.name, d.spec.get("type")) for d in definitions}
+    for definition in definitions:
+        yield from _name(definition)
+        yield from _per_type(definition, definition.spec)
+        yield from _rollup(definition, definition.spec)
+        yield from _components(definition, by_identity)
+    yield from _cycles(definitions)
+
+
+def _name(d: Definition) -> Iterator[Finding]:
+    if not 4 <= len(d.name) <= 200:
+        yield Finding(
+            d,
+            ("name",),
+            f"Statsig metric names are 4 to 200 characters; this one has {len(d.name)}",
+        )
+    elif not NAME.match(d.name):
+        bad = sorted({c for c in d.name if not NAME.match(c)})
+        yield Finding(
+            d,
+            ("name",),
+            f"Statsig metric names may use letters, digits, spaces and _ . - ( ) / % : only; "
+            f"not {' '.join(repr(c) for c in bad)}",
+        )
+
+
+def _per_type(d: Definition, spec: Mapping[str, Any]) -> Iterator[Finding]:
+    kind = spec.get("type")
+    if kind in EVENT_TYPES:
+        yield from _needs(d, spec, f"a {kind} metric", "unitTypes", "metricEvents")
+    elif kind == "event_user":
+        for i, event in enumerate(spec.get("metricEvents") or []):
+            if not event.get("criteria"):
+                yield Finding(
+                    d,
+                    ("spec", "metricEvents", i),
+                    "an event_user metric needs criteria on every event",
+                )
+    elif kind == "funnel":
+        yield from _funnel(d, spec)
+    elif kind in ("composite", "composite_sum"):
+        yield from _needs(d, spec, f"a {kind} metric", "unitTypes")
+        components = spec.get("metricComponentMetrics") or []
+        if kind == "composite_sum" and len(components) < 2:
+            yield Finding(
+                d,
+                ("spec", "metricComponentMetrics"),
+                "a composite_sum metric needs more than one component metric",
+            )
+    elif kind == "user_warehouse":
+        yield from _warehouse(d, spec)
+
+
+def _needs(d: Definition, spec: Mapping[str, Any], what: str, *fields: str) -> Iterator[Finding]:
+    for field in fields:
+        if not spec.get(field):
+            yield Finding(d, ("spec",), f"{what} needs a non-empty {field}")
+
+
+def _funnel(d: Definition, spec: Mapping[str, Any]) -> Iterator[Finding]:
+    steps = spec.get("funnelEventList") or []
+    if len(steps) < 2:
+        yield Finding(
+            d,
+            ("spec", "funnelEventList") if steps else ("spec",),
+            "a funnel metric needs at least 2 steps in funnelEventList",
+        )
+    distinct = spec.get("funnelCountDistinct")
+    if distinct is None:
+        yield Finding(d, ("spec",), "a funnel metric needs funnelCountDistinct (events or users)")
+        return
+    for i, step in enumerate(steps):
+        if step.get("type") not in FUNNEL_STEP_TYPES[distinct]:
+            allowed = " or ".join(sorted(FUNNEL_STEP_TYPES[distinct]))
+            yield Finding(
+                d,
+                ("spec", "funnelEventList", i, "type"),
+                f"with funnelCountDistinct {distinct}, step types must be {allowed}",
+            )
+
+
+def _warehouse(d: Definition, spec: Mapping[str, Any]) -> Iterator[Finding]:
+    if not spec.get("warehouseNative"):
+        yield Finding(d, ("spec",), "a user_warehouse metric needs warehouseNative")
+    allowed = {"type", "tags", "isPermanent", "description", "warehouseNative"}
+    for key in spec:
+        if key not in allowed:
+            yield Finding(
+                d,
+                ("spec", key),
+                f"{key} is not used by user_warehouse metrics; put it inside warehouseNative",
+                at_key=True,
+            )
+
+
+def _rollup(d: Definition, spec: Mapping[str, Any]) -> Iterator[Finding]:
+    if spec.get("rollupTimeWindow") == "custom":
+        for field in ("customRollUpStart", "customRollUpEnd"):
+            if field not in spec:
+                yield Finding(
+                    d, ("spec", "rollupTimeWindow"), f"rollupTimeWindow custom needs {field}"
+                )
+    start, end = spec.get("customRollUpStart"), spec.get("customRollUpEnd")
+    if isinstance(start, int | float) and isinstance(end, int | float) and end < start:
+        yield Finding(
+            d, ("spec", "customRollUpEnd"), "customRollUpEnd must not be before customRollUpStart"
+        )
+
+
+def _components(d: Definition, known: set[tuple[str, Any]]) -> Iterator[Finding]:
+    for i, component in enumerate(d.spec.get("metricComponentMetrics") or []):
+        identity = (component.get("name"), component.get("type"))
+        if identity == (d.name, d.spec.get("type")):
+            yield Finding(
+                d, ("spec", "metricComponentMetrics", i), "a composite metric cannot include itself"
+            )
+        elif identity not in known:
+            yield Finding(
+                d,
+                ("spec", "metricComponentMetrics", i),
+                f"component {identity[0]!r} ({identity[1]}) is not defined in this folder; "
+                "it is checked against the live project at plan time",
+                severity="warning",
+            )
+
+
+def _cycles(definitions: Sequence[Definition]) -> Iterable[Finding]:
+    graph = {
+        (d.name, d.spec.get("type")): [
+            (c.get("name"), c.get("type")) for c in d.spec.get("metricComponentMetrics") or []
+        ]
+        for d in definitions
+    }
+    by_identity = {(d.name, d.spec.get("type")): d for d in definitions}
+    reported: set[tuple[str, Any]] = set()
+    for start in graph:
+        cycle = _cycle_from(start, graph)
+        if cycle and not reported & set(cycle):
+            reported.update(cycle)
+            names = " -> ".join(name for name, _ in [*cycle, cycle[0]])
+            yield Finding(
+                by_identity[cycle[0]],
+                ("spec", "metricComponentMetrics"),
+                f"composite metrics form a cycle: {names}",
+            )
+
+
+def _cycle_from(
+    start: tuple[str, Any], graph: dict[tuple[str, Any], list[tuple[str, Any]]]
+) -> list[tuple[str, Any]]:
+    path: list[tuple[str, Any]] = []
+
+    def visit(node: tuple[str, Any]) -> list[tuple[str, Any]]:
+        if node in path:
+            return path[path.index(node) :]
+        if node not in graph:
+            return []
+        path.append(node)
+        for child in graph[node]:
+            found = visit(child)
+            if found:
+                return found
+        path.pop()
+        return []
+
+    return visit(start) if start in graph else []

@@ -1,0 +1,16 @@
+"""Unleash client metrics: `unleash/usage` payloads, validated and sent only on request."""
+
+from metricsync.platforms.base import Kind, Platform
+from metricsync.platforms.unleash.rules import check_usage
+
+USAGE = Kind("unleash/usage", "unleash/usage.schema.json", check_usage)
+
+PLATFORM = Platform(
+    name="unleash",
+    kinds=(USAGE,),
+    secrets=("api_token",),
+    endpoint_key="url",
+    default_endpoint=None,
+    sandbox_path="/api",
+    settings_defaults=(("app_name", "metricsync"),),
+)

@@ -1,0 +1,1 @@
+"""Renderers: they only read results and plans, and never change them."""

@@ -1,0 +1,62 @@
+"""What a networked command works on: the validated project, its selected targets, and where
+they point (the real platforms, or the embedded sandbox with its own credentials)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from metricsync.cache import ValidationCache
+from metricsync.config import Config, Target
+from metricsync.definitions import Definition
+from metricsync.errors import InvalidInput
+from metricsync.platforms import PLATFORMS
+from metricsync.problems import Problem
+from metricsync.validation import Validation, validate_project
+
+
+@dataclass(frozen=True)
+class Workspace:
+    config: Config
+    targets: tuple[Target, ...]
+    validation: Validation
+    sandbox_url: str | None = None
+
+    def definitions(self, target: Target) -> list[Definition]:
+        return self.validation.for_target(target)
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.validation.problems if p.severity == "warning"]
+
+    @property
+    def state_dir(self) -> Path:
+        return self.config.root / ".metricsync"
+
+
+@contextmanager
+def open_workspace(
+    config_path: Path, names: Sequence[str] = (), sandbox: bool = False
+) -> Iterator[Workspace]:
+    """Validates the project (raising InvalidInput, exit 3, before any request) and, with
+    `sandbox`, serves the embedded sandbox for the duration of the block."""
+    state_dir = config_path.parent / ".metricsync"
+    validation = validate_project(config_path, names, ValidationCache(state_dir / "cache"))
+    if validation.config is None or not validation.ok:
+        raise InvalidInput(validation.problems)
+    config = validation.config
+    targets = tuple(config.select(names))
+    if not sandbox:
+        yield Workspace(config, targets, validation)
+        return
+    from metricsync.sandbox.embedded import EmbeddedSandbox
+
+    with EmbeddedSandbox(state_dir) as embedded:
+        credentials = embedded.credentials()
+        pointed = tuple(
+            t.pointed_at(embedded.url + PLATFORMS[t.provider].sandbox_path, credentials[t.provider])
+            for t in targets
+        )
+        yield Workspace(config, pointed, validation, embedded.url)
