@@ -42,7 +42,7 @@ class Target:
     fixed_credentials: Mapping[str, str] | None = None  # set by --sandbox: no variables needed
 
     def secret(self, key: str) -> str:
-        """The value of a secret config key, resolved now (raises ConfigError naming the variable)."""
+        """A secret config key's value, resolved now (ConfigError names a missing variable)."""
         if self.fixed_credentials is not None:
             return self.fixed_credentials[key]
         return self.secrets[key].resolve(self.name)
@@ -91,7 +91,9 @@ def read_config(path: Path) -> tuple[Config | None, list[Problem]]:
         return None, [Problem(file, 1, 1, "the config must be one YAML mapping (version, targets)")]
     document = documents[0]
     for error in schema.validator(CONFIG_SCHEMA).errors(document.data):
-        problems.append(problem_at(source, document, error.path, error.message, at_key=error.at_key))
+        problems.append(
+            problem_at(source, document, error.path, error.message, at_key=error.at_key)
+        )
     if problems:
         return None, problems
     problems += [
@@ -113,7 +115,7 @@ def load_config(path: Path) -> Config:
 
 
 def _url_rules(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
-    found = []
+    found: list[tuple[tuple[str | int, ...], str]] = []
     for name, target in data["targets"].items():
         key = PLATFORMS[target["provider"]].endpoint_key
         url = target.get(key)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -29,8 +29,8 @@ class YamlLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """libyaml with the YAML 1.2 core schema: only true/false are booleans, no timestamps,
     no sexagesimal or 0-prefixed octal numbers. Duplicate keys are recorded, not dropped."""
 
-    yaml_implicit_resolvers: dict[Any, Any] = {}
-    yaml_constructors = dict(_BaseLoader.yaml_constructors)
+    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
+    yaml_constructors: ClassVar[dict[Any, Any]] = dict(_BaseLoader.yaml_constructors)
 
     def __init__(self, stream: bytes | str) -> None:
         super().__init__(stream)
@@ -185,6 +185,10 @@ def problem_at(
     """A problem pointing at `path` inside `document`."""
     line, column = locate(loaded_source, document.index, path, at_key=at_key)
     return Problem(
-        document.file, line, column, message, pointer_of(path),
+        document.file,
+        line,
+        column,
+        message,
+        pointer_of(path),
         "warning" if severity == "warning" else "error",
     )

@@ -7,9 +7,9 @@ documents that fail, so valid files cost microseconds and invalid ones get exact
 from __future__ import annotations
 
 import functools
-import re
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -126,7 +126,8 @@ _UNEXPECTED = re.compile(r"\((.*) (?:was|were) unexpected\)")
 
 
 def _message(error: ValidationError) -> str:
-    keyword, value, instance = error.validator, error.validator_value, error.instance
+    keyword, instance = error.validator, error.instance
+    value: Any = error.validator_value
     name = f"{error.absolute_path[-1]!r}" if error.absolute_path else "the document"
     if keyword == "required":
         missing = [k for k in value if isinstance(instance, dict) and k not in instance]

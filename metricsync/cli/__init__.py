@@ -13,6 +13,7 @@ import traceback
 import click
 
 from metricsync import __version__
+from metricsync.cli.plan import apply_command, plan_command
 from metricsync.cli.schema import schema_command
 from metricsync.cli.targets import targets_command
 from metricsync.cli.validate import validate_command
@@ -30,6 +31,8 @@ def cli() -> None:
 
 
 cli.add_command(validate_command)
+cli.add_command(plan_command)
+cli.add_command(apply_command)
 cli.add_command(schema_command)
 cli.add_command(targets_command)
 

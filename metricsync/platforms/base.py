@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 from metricsync.problems import Severity
 
 if TYPE_CHECKING:
+    import httpx
+
+    from metricsync.config import Target
     from metricsync.definitions import Definition
+    from metricsync.provider import Provider
+
+ProviderFactory = Callable[["Target", "httpx.BaseTransport | None"], "Provider"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class Platform:
     default_endpoint: str | None
     sandbox_path: str = ""  # appended to the sandbox URL when --sandbox points a target at it
     settings_defaults: tuple[tuple[str, Any], ...] = ()
+    provider: ProviderFactory | None = None  # None: never planned (query runners, usage sinks)
 
 
 def rules(*checks: Callable[[Definition], Iterable[Finding]]) -> Rule:

@@ -1,7 +1,17 @@
 """PostHog experiment saved metrics: full sync of `posthog/saved_metric` definitions."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from metricsync.platforms.base import Kind, Platform
 from metricsync.platforms.posthog.rules import check_saved_metrics
+
+if TYPE_CHECKING:
+    import httpx
+
+    from metricsync.config import Target
+    from metricsync.provider import Provider
 
 SAVED_METRIC = Kind(
     "posthog/saved_metric",
@@ -10,6 +20,13 @@ SAVED_METRIC = Kind(
     casefold_names=True,  # the server checks name uniqueness case-insensitively
 )
 
+
+def _provider(target: Target, transport: httpx.BaseTransport | None) -> Provider:
+    from metricsync.platforms.posthog.provider import PostHogProvider
+
+    return PostHogProvider(target, transport)
+
+
 PLATFORM = Platform(
     name="posthog",
     kinds=(SAVED_METRIC,),
@@ -17,4 +34,5 @@ PLATFORM = Platform(
     endpoint_key="host",
     default_endpoint="https://us.posthog.com",
     settings_defaults=(("sync_tags", True),),
+    provider=_provider,
 )

@@ -1,0 +1,149 @@
+"""`metricsync plan` and `metricsync apply`: read live state, show the ordered changes, and
+apply them safely (a fresh plan with confirmation, or a reviewed saved plan)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from metricsync.cli.options import config_option, format_option, sandbox_option, target_option
+from metricsync.errors import ExitCode, Refused, UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def override_options(function: F) -> F:
+    function = click.option(
+        "--allow-changes-percent",
+        type=click.FloatRange(0, 100),
+        metavar="P",
+        help="Lift max_changes_percent to P for this run only.",
+    )(function)
+    return click.option(
+        "--allow-deletes",
+        type=click.IntRange(0),
+        metavar="N",
+        help="Lift max_deletes to N for this run only.",
+    )(function)
+
+
+@click.command("plan")
+@config_option
+@target_option
+@sandbox_option
+@format_option("text", "markdown", "json")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Save the plan.")
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 2 when changes are pending, 0 when none."
+)
+@override_options
+def plan_command(
+    config_path: Path,
+    targets: tuple[str, ...],
+    sandbox: bool,
+    output_format: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+    allow_deletes: int | None,
+    allow_changes_percent: float | None,
+) -> int:
+    """Read live state and print the ordered changes apply would make.
+
+    A plan that a safety rule refuses is printed and exits 5. `--out FILE` saves the plan for
+    `metricsync apply FILE`, which refuses it if anything it touches changed since.
+    """
+    from metricsync.planner import Overrides, build_plan, open_session
+    from metricsync.saved import save
+
+    overrides = Overrides(allow_deletes, allow_changes_percent)
+    with open_session(config_path, targets, sandbox) as session:
+        _warn(session.workspace.warnings)
+        plan = build_plan(session.workspace, session.providers, overrides)
+    click.echo(render(plan, output_format), nl=False)
+    if out is not None:
+        save(plan, out)
+        click.echo(f"Saved the plan to {out}.", err=True)
+    if plan.refusals:
+        return ExitCode.REFUSED
+    return ExitCode.CHANGES if detailed_exitcode and plan.changes else ExitCode.OK
+
+
+@click.command("apply")
+@click.argument("planfile", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@config_option
+@target_option
+@sandbox_option
+@click.option("--yes", "-y", is_flag=True, help="Apply without asking (required off a terminal).")
+@override_options
+def apply_command(
+    planfile: Path | None,
+    config_path: Path,
+    targets: tuple[str, ...],
+    sandbox: bool,
+    yes: bool,
+    allow_deletes: int | None,
+    allow_changes_percent: float | None,
+) -> int:
+    """Apply a fresh plan (after confirmation), or the saved PLANFILE as reviewed.
+
+    A saved plan is applied only if nothing it touches changed since it was made; otherwise
+    apply prints what changed since review and exits 5. Exit 4 when some changes failed.
+    """
+    from metricsync.apply import apply_plan
+    from metricsync.planner import Overrides, build_plan, open_session
+    from metricsync.render.text import render_outcome, render_plan, render_report
+    from metricsync.saved import changed_since_review, read_saved
+
+    saved = read_saved(planfile) if planfile else None
+    names = targets or (saved.targets if saved else ())
+    overrides = Overrides(allow_deletes, allow_changes_percent)
+    with open_session(config_path, names, sandbox) as session:
+        _warn(session.workspace.warnings)
+        plan = build_plan(session.workspace, session.providers, overrides)
+        if saved is not None:
+            stale = changed_since_review(saved, plan)
+            if stale:
+                click.echo("Changed since review:\n" + "".join(f"  {s}\n" for s in stale), err=True)
+                raise Refused(f"{saved.path} is stale; run plan again and review it")
+        click.echo(render_plan(plan, colour=sys.stdout.isatty()), nl=False)
+        if not plan.changes:
+            return ExitCode.OK
+        if plan.refusals:
+            raise Refused("; ".join(plan.refusals))
+        if saved is None and not yes:
+            _confirm(len(plan.changes))
+        report = apply_plan(
+            plan, session.providers, lambda o: click.echo(render_outcome(o), err=True)
+        )
+    click.echo(render_report(report), nl=False)
+    return report.exit_code
+
+
+def render(plan: Any, output_format: str) -> str:
+    if output_format == "json":
+        from metricsync.render.plan_json import render_json
+
+        return render_json(plan)
+    if output_format == "markdown":
+        from metricsync.render.markdown import render_markdown
+
+        return render_markdown(plan)
+    from metricsync.render.text import render_plan
+
+    return render_plan(plan, colour=sys.stdout.isatty())
+
+
+def _confirm(count: int) -> None:
+    if not sys.stdin.isatty():
+        raise UsageError("apply needs --yes when it cannot ask (no terminal)")
+    if not click.confirm(f"Apply {count} change(s)?", default=False, err=True):
+        raise click.exceptions.Abort()
+
+
+def _warn(problems: Any) -> None:
+    for problem in problems:
+        click.echo(str(problem), err=True)

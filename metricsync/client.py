@@ -1,0 +1,219 @@
+"""One HTTP client per target and run: pacing under the platform's rate limits, bounded retries
+with jitter, and translation of every failure into ApiError / NetworkError with secrets removed.
+
+Writes that may have reached the server are never retried blindly: the caller gets
+AmbiguousWrite and re-reads to learn whether the write happened.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from metricsync.errors import ApiError, NetworkError
+from metricsync.secrets import redact
+
+SAFE_TO_RESEND = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class AmbiguousWrite(NetworkError):
+    """A write failed in a way that leaves unknown whether the server applied it."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A platform's documented rate limits: at most `count` paced requests per `seconds`."""
+
+    windows: tuple[tuple[int, float], ...] = ()
+    paced_methods: frozenset[str] = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+    concurrency: int = 8
+
+    def minimum_seconds(self, requests: int) -> float:
+        """The least time `requests` paced requests can take from a standing start."""
+        slowest = 0.0
+        for count, seconds in self.windows:
+            slowest = max(slowest, ((requests - 1) // count) * seconds if requests else 0.0)
+        return slowest
+
+
+class Pacer:
+    """Blocks callers so that no window of `Limits` is ever exceeded (client-side pacing)."""
+
+    def __init__(self, limits: Limits, clock: Callable[[], float], sleep: Callable[[float], None]):
+        self.limits, self.clock, self.sleep = limits, clock, sleep
+        self._sent: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        while True:
+            with self._lock:
+                wait = self._wait(self.clock())
+                if wait <= 0:
+                    self._sent.append(self.clock())
+                    return
+            self.sleep(wait)
+
+    def _wait(self, now: float) -> float:
+        longest = max((s for _, s in self.limits.windows), default=0.0)
+        while self._sent and self._sent[0] <= now - longest:
+            self._sent.popleft()
+        wait = 0.0
+        for count, seconds in self.limits.windows:
+            recent = [t for t in self._sent if t > now - seconds]
+            if len(recent) >= count:
+                wait = max(wait, recent[-count] + seconds - now)
+        return wait
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_retry_after: float = 120.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after)
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+@dataclass
+class ApiClient:
+    target: str
+    base_url: str
+    headers: dict[str, str]
+    limits: Limits = field(default_factory=Limits)
+    transport: httpx.BaseTransport | None = None
+    timeout: float = 30.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        self.requests: Counter[str] = Counter()
+        self._pacer = Pacer(self.limits, self.clock, self.sleep)
+        pool = httpx.Limits(max_connections=self.limits.concurrency * 2)
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=self.headers,
+            timeout=self.timeout,
+            transport=self.transport,
+            limits=pool,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        resend: bool = True,
+        ok: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        """Sends one request, retrying what is safe to retry; returns a 2xx response (or one
+        whose status is in `ok`). With `resend=False` (creates), a failure that may have
+        reached the server raises AmbiguousWrite instead of being retried."""
+        content = json.dumps(body).encode() if body is not None else None
+        for attempt in range(self.retry.attempts):
+            response = self._attempt(method, path, content, params, resend, attempt)
+            if response is None:
+                continue
+            if response.is_success or response.status_code in ok:
+                return response
+            if not self._retryable(response, resend, attempt):
+                raise self._api_error(method, path, response)
+            self.sleep(self.retry.delay(attempt, _retry_after(response)))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        content: bytes | None,
+        params: dict[str, Any] | None,
+        resend: bool,
+        attempt: int,
+    ) -> httpx.Response | None:
+        if method in self.limits.paced_methods:
+            self._pacer.acquire()
+        self.requests[method] += 1
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        try:
+            return self._http.request(method, path, content=content, params=params, headers=headers)
+        except SAFE_TO_RESEND as exc:
+            self._after_failure(method, path, exc, attempt, ambiguous=False)
+        except httpx.TransportError as exc:
+            if not resend:
+                raise AmbiguousWrite(self._describe(method, path, exc)) from None
+            self._after_failure(method, path, exc, attempt, ambiguous=True)
+        return None
+
+    def _after_failure(
+        self, method: str, path: str, exc: httpx.TransportError, attempt: int, ambiguous: bool
+    ) -> None:
+        """Raises on the last attempt; otherwise waits before the next one."""
+        if attempt + 1 >= self.retry.attempts:
+            error = self._describe(method, path, exc)
+            raise (AmbiguousWrite(error) if ambiguous else NetworkError(error)) from None
+        self.sleep(self.retry.delay(attempt, None))
+
+    def _retryable(self, response: httpx.Response, resend: bool, attempt: int) -> bool:
+        if attempt + 1 >= self.retry.attempts or response.status_code not in RETRY_STATUSES:
+            return False
+        # A 429 is refused before the handler runs; a 5xx may hide a write that happened.
+        return resend or response.status_code == 429
+
+    def _describe(self, method: str, path: str, exc: Exception) -> str:
+        what = type(exc).__name__
+        detail = redact(str(exc)) or what
+        return f"{self.target}: {method} {self._url(path)} failed: {what}: {detail}"
+
+    def _api_error(self, method: str, path: str, response: httpx.Response) -> ApiError:
+        detail = redact(excerpt(response))
+        return ApiError(self.target, method, self._url(path), response.status_code, detail)
+
+    def _url(self, path: str) -> str:
+        return path if path.startswith("http") else f"{self.base_url.rstrip('/')}{path}"
+
+
+def excerpt(response: httpx.Response, limit: int = 300) -> str:
+    """The part of an error body a person needs: the platform's message and field errors."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return (text[:limit] + "…") if len(text) > limit else (text or "(empty body)")
+    if isinstance(body, dict):
+        parts = [str(body[k]) for k in ("message", "detail", "error") if body.get(k)]
+        if body.get("attr"):
+            parts.append(f"(field {body['attr']})")
+        for error in body.get("errors") or []:
+            if isinstance(error, dict):
+                parts.append(f"{error.get('property')}: {error.get('errorMessage')}")
+        if parts:
+            text = "; ".join(parts)
+            return (text[:limit] + "…") if len(text) > limit else text
+    text = json.dumps(body)
+    return (text[:limit] + "…") if len(text) > limit else text
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,200 @@
+"""The pure diff: desired definitions against live objects, to ordered changes.
+
+No I/O and no provider objects: everything a platform contributes arrives as `KindDiff` data.
+Pairs are screened with `==` after normalisation; only pairs that differ are explained.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from typing import Any
+
+from metricsync.definitions import Definition
+from metricsync.live import LiveObject
+from metricsync.normalise import Rules, managed_view, normalise
+from metricsync.plan import ABSENT, Action, Change, FieldChange, Lookalike
+
+
+@dataclass(frozen=True)
+class KindDiff:
+    """What the diff needs to know about one kind on one target."""
+
+    kind: str
+    rules: Rules
+    casefold_names: bool = False
+    replace_fields: tuple[str, ...] = ()  # a change here cannot be made in place
+    depends: Callable[[Mapping[str, Any]], Sequence[str]] = lambda spec: ()  # names a spec needs
+    marker_supported: bool = True  # the platform stores the ownership marker
+    prune: bool = False
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    changes: tuple[Change, ...] = ()
+    lookalikes: tuple[Lookalike, ...] = ()
+    orphans: tuple[str, ...] = ()  # owned live objects no definition claims (deleted with prune)
+
+
+@dataclass
+class _Index:
+    by_name: dict[str, list[LiveObject]] = field(default_factory=dict)
+    claimed: set[str] = field(default_factory=set)
+
+
+def diff(desired: Sequence[Definition], live: Sequence[LiveObject], spec: KindDiff) -> DiffResult:
+    def key(name: str) -> str:
+        return name.casefold() if spec.casefold_names else name
+
+    candidates = [obj for obj in live if obj.kind == spec.kind and not obj.generated]
+    index = _Index()
+    for obj in candidates:
+        index.by_name.setdefault(key(obj.name), []).append(obj)
+    changes = [c for d in desired for c in _changes_for(d, _match(d, index, key, spec), spec)]
+    unclaimed = [obj for obj in candidates if obj.id not in index.claimed]
+    orphans = [obj for obj in unclaimed if obj.owned and spec.marker_supported]
+    if spec.prune:
+        changes += [_delete(obj) for obj in orphans]
+    creates = [c.name for c in changes if c.action == Action.CREATE]
+    unowned = [obj for obj in unclaimed if not (obj.owned and spec.marker_supported)]
+    return DiffResult(
+        tuple(order(changes, spec, key)),
+        tuple(lookalikes(creates, unowned)),
+        tuple(obj.name for obj in orphans) if not spec.prune else (),
+    )
+
+
+def _match(
+    d: Definition, index: _Index, key: Callable[[str], str], spec: KindDiff
+) -> LiveObject | None:
+    for name in (d.name, *d.lifecycle.renamed_from):
+        options = [o for o in index.by_name.get(key(name), []) if o.id not in index.claimed]
+        if options:
+            same = [o for o in options if _same_fields(d, o, spec.replace_fields)]
+            chosen = (same or options)[0]
+            index.claimed.add(chosen.id)
+            return chosen
+    return None
+
+
+def _same_fields(d: Definition, obj: LiveObject, fields: Sequence[str]) -> bool:
+    return all(d.spec.get(f) == obj.spec.get(f) for f in fields)
+
+
+def _changes_for(d: Definition, obj: LiveObject | None, spec: KindDiff) -> Iterator[Change]:
+    if obj is None:
+        fields = tuple(explain({}, normalise(d.spec, spec.rules)))
+        yield _desired_change(Action.CREATE, d, fields=fields)
+        return
+    left, right = managed_view(
+        normalise(d.spec, spec.rules),
+        normalise(obj.spec, spec.rules),
+        spec.rules,
+        d.lifecycle.ignore_changes,
+    )
+    renamed = obj.name != d.name
+    adopt = spec.marker_supported and not obj.owned
+    if left == right and not renamed and not adopt:
+        return
+    fields = tuple(explain(right, left))
+    replace = not _same_fields(d, obj, spec.replace_fields) or (obj.legacy and bool(fields))
+    if replace or (obj.legacy and (renamed or adopt)):
+        action = Action.REPLACE
+    elif fields or renamed:
+        action = Action.UPDATE
+    else:
+        action = Action.ADOPT
+    yield _desired_change(
+        action,
+        d,
+        live_id=obj.id,
+        previous_name=obj.name if renamed else None,
+        fields=fields,
+        adopt=adopt,
+        fingerprint=obj.fingerprint,
+        live=obj,
+    )
+
+
+def _desired_change(action: Action, d: Definition, **details: Any) -> Change:
+    return Change(
+        action,
+        d.kind,
+        d.name,
+        source=d.where,
+        protected=d.lifecycle.protect,
+        definition=d,
+        **details,
+    )
+
+
+def _delete(obj: LiveObject) -> Change:
+    return Change(
+        Action.DELETE, obj.kind, obj.name, live_id=obj.id, fingerprint=obj.fingerprint, live=obj
+    )
+
+
+def explain(before: Any, after: Any, path: str = "") -> Iterator[FieldChange]:
+    """Field-level differences between two normalised values (before = live)."""
+    if before == after:
+        return
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        for k in [*before, *(k for k in after if k not in before)]:
+            child = f"{path}.{k}" if path else str(k)
+            yield from explain(before.get(k, ABSENT), after.get(k, ABSENT), child)
+    elif isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        for i, (b, a) in enumerate(zip(before, after, strict=True)):
+            yield from explain(b, a, f"{path}[{i}]")
+    else:
+        yield FieldChange(path, before, after)
+
+
+def order(changes: list[Change], spec: KindDiff, key: Callable[[str], str]) -> list[Change]:
+    """Creates and updates after the changes they depend on; deletes last, dependants first."""
+    writes = [c for c in changes if c.action != Action.DELETE]
+    deletes = [c for c in changes if c.action == Action.DELETE]
+    by_name = {key(c.name): c for c in writes}
+    placed: dict[str, Change] = {}
+
+    def place(change: Change, seen: frozenset[str]) -> None:
+        if change.key in placed or change.key in seen:
+            return
+        needs = []
+        if change.definition is not None:
+            for name in spec.depends(change.definition.spec):
+                before = by_name.get(key(name))
+                if before is not None and before is not change:
+                    place(before, seen | {change.key})
+                    needs.append(before.key)
+        placed[change.key] = _with_depends(change, tuple(needs))
+
+    for change in writes:
+        place(change, frozenset())
+    return [*placed.values(), *sorted(deletes, key=lambda c: c.name, reverse=True)]
+
+
+def _with_depends(change: Change, needs: tuple[str, ...]) -> Change:
+    from dataclasses import replace
+
+    return replace(change, depends_on=needs) if needs else change
+
+
+_SQUASH = re.compile(r"[^0-9a-z]+")
+
+
+def lookalikes(created: Sequence[str], unowned: Sequence[LiveObject]) -> Iterator[Lookalike]:
+    """Unmanaged objects whose names resemble a name the plan is about to create."""
+    squashed = {_SQUASH.sub("", name.casefold()): name for name in created}
+    fuzzy = len(created) * len(unowned) <= 40_000  # keep the quadratic pass bounded
+    for obj in unowned:
+        plain = _SQUASH.sub("", obj.name.casefold())
+        match = squashed.get(plain)
+        if match is None and fuzzy:
+            match = next(
+                (n for s, n in squashed.items() if SequenceMatcher(None, s, plain).ratio() >= 0.85),
+                None,
+            )
+        if match is not None:
+            yield Lookalike(obj.name, obj.id, match)

@@ -1,0 +1,112 @@
+"""Declared, per-kind normalisation: both sides of a comparison pass through the same rules, so
+a perpetual diff is fixed by one rule and a test, never by a special case in the diff.
+
+Paths are dotted; `*` stands for every item of a list (`metricEvents.*.criteria.*.values`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+Rewrite = Callable[[dict[str, Any]], None]
+EMPTY: tuple[Any, ...] = (None, "", [], {})
+
+
+@dataclass(frozen=True)
+class Rules:
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # filled in when absent
+    drop: tuple[str, ...] = ()  # server-managed paths, never compared
+    sets: tuple[str, ...] = ()  # lists whose order carries no meaning
+    lowercase: tuple[str, ...] = ()  # string lists the server lower-cases and trims
+    listify: tuple[str, ...] = ()  # fields that accept one string for a list
+    rewrites: tuple[Rewrite, ...] = ()  # platform rewrites undone, in place
+
+
+def normalise(spec: Mapping[str, Any], rules: Rules) -> dict[str, Any]:
+    """A comparable copy of `spec`: defaults filled, server fields dropped, empties removed,
+    set-like lists sorted. Applied identically to desired and live specs."""
+    value: dict[str, Any] = _strip_empty(_copy(spec))
+    for key, default in rules.defaults.items():
+        value.setdefault(key, _copy(default))
+    for path in rules.listify:
+        _apply(value, path, lambda v: [v] if isinstance(v, str) else v)
+    for path in rules.drop:
+        _remove(value, path.split("."))
+    for rewrite in rules.rewrites:
+        rewrite(value)
+    for path in rules.lowercase:
+        _apply(value, path, lambda v: sorted({str(s).strip().lower() for s in v}))
+    for path in rules.sets:
+        _apply(value, path, lambda v: sorted(v, key=_order_key))
+    result: dict[str, Any] = _strip_empty(value)
+    return result
+
+
+def managed_view(
+    desired: Mapping[str, Any], live: Mapping[str, Any], rules: Rules, ignore: Sequence[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both sides restricted to the fields the definition manages: its own keys plus the keys
+    with documented defaults, minus `lifecycle.ignore_changes` (paths under `spec.`)."""
+    keys = set(desired) | set(rules.defaults)
+    left = {k: v for k, v in desired.items() if k in keys}
+    right = {k: v for k, v in live.items() if k in keys}
+    for path in ignore:
+        parts = path.split(".")[1:]
+        _remove(left, parts)
+        _remove(right, parts)
+    return left, right
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _strip_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        pairs = ((k, _strip_empty(v)) for k, v in value.items())
+        return {k: v for k, v in pairs if not _is_empty(v)}
+    if isinstance(value, list):
+        return [_strip_empty(v) for v in value]
+    return value
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | dict) and not value)
+
+
+def _order_key(value: Any) -> str:
+    return repr(value) if not isinstance(value, str) else value
+
+
+def _apply(value: Any, path: str, change: Callable[[Any], Any]) -> None:
+    parts = path.split(".")
+    for parent, key in _targets(value, parts):
+        if isinstance(parent[key], list | str):
+            parent[key] = change(parent[key])
+
+
+def _targets(value: Any, parts: list[str]) -> list[tuple[Any, Any]]:
+    if not parts:
+        return []
+    head, rest = parts[0], parts[1:]
+    items: list[tuple[Any, Any]]
+    if head == "*":
+        items = list(enumerate(value)) if isinstance(value, list) else []
+    elif isinstance(value, dict) and head in value:
+        items = [(head, value[head])]
+    else:
+        items = []
+    if not rest:
+        return [(value, key) for key, _ in items]
+    return [t for _, child in items for t in _targets(child, rest)]
+
+
+def _remove(value: Any, parts: list[str]) -> None:
+    for parent, key in _targets(value, parts):
+        del parent[key]

@@ -1,0 +1,99 @@
+"""The plan model: frozen values describing ordered changes per target. It knows nothing about
+output (renderers read it) and nothing about HTTP (apply executes it through providers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from metricsync.definitions import Definition
+from metricsync.live import LiveObject
+
+FORMAT_VERSION = 1
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    ADOPT = "adopt"
+
+
+class Absent:
+    """Marks a field missing on one side of a FieldChange."""
+
+    def __repr__(self) -> str:
+        return "(absent)"
+
+
+ABSENT: Any = Absent()
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    path: str  # dotted, with [i] for list items: "metricEvents[0].name"
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    kind: str
+    name: str  # the name after the change (the live name for deletes)
+    live_id: str | None = None
+    previous_name: str | None = None  # set when the change renames the object
+    fields: tuple[FieldChange, ...] = ()
+    adopt: bool = False  # the ownership marker is added by this change
+    fingerprint: str | None = None  # of the live object as read; None when there was none
+    source: str | None = None  # "file:line" of the definition
+    depends_on: tuple[str, ...] = ()  # keys of changes that must succeed first
+    protected: bool = False
+    definition: Definition | None = field(default=None, compare=False, repr=False)
+    live: LiveObject | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+@dataclass(frozen=True)
+class Lookalike:
+    """An unmanaged live object whose name resembles a managed one: a possible duplicate."""
+
+    name: str
+    live_id: str
+    resembles: str
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    target: str
+    provider: str
+    changes: tuple[Change, ...] = ()
+    lookalikes: tuple[Lookalike, ...] = ()
+    notes: tuple[str, ...] = ()  # warnings a reviewer must see (e.g. prune disabled)
+    refusals: tuple[str, ...] = ()  # safety rules that fired; apply refuses while any remain
+    api_calls: int = 0
+    minimum_seconds: float = 0.0
+    managed_count: int = 0  # live objects metricsync owns on this target
+
+    def count(self, action: Action) -> int:
+        return sum(1 for c in self.changes if c.action == action)
+
+
+@dataclass(frozen=True)
+class Plan:
+    targets: tuple[TargetPlan, ...]
+    digest: str  # of the config and every definition file the plan was built from
+    created: str  # ISO-8601 UTC
+
+    @property
+    def changes(self) -> list[Change]:
+        return [c for t in self.targets for c in t.changes]
+
+    @property
+    def refusals(self) -> list[str]:
+        return [f"{t.target}: {r}" for t in self.targets for r in t.refusals]

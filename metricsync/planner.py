@@ -1,0 +1,155 @@
+"""Builds plans: reads each target's live state through its provider, diffs it against the
+definitions, and applies the safety rules (SPEC 4.3) with their narrow overrides."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from metricsync.config import Policy, Target
+from metricsync.definitions import Definition
+from metricsync.diff import DiffResult, diff
+from metricsync.errors import ConfigError
+from metricsync.plan import Action, Change, Plan, TargetPlan
+from metricsync.platforms import PLATFORMS
+from metricsync.provider import LiveState, Provider
+from metricsync.workspace import Workspace, open_workspace
+
+TransportFor = Callable[[Target], httpx.BaseTransport | None]
+MIN_MANAGED_FOR_PERCENT = 10  # a percentage of a handful of objects says nothing
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Safety limits lifted for one run only: --allow-deletes N, --allow-changes-percent P."""
+
+    allow_deletes: int | None = None
+    allow_changes_percent: float | None = None
+
+
+def synced_targets(workspace: Workspace) -> list[Target]:
+    """The selected targets whose platform is planned (Statsig, PostHog)."""
+    return [t for t in workspace.targets if PLATFORMS[t.provider].provider is not None]
+
+
+@contextmanager
+def open_providers(
+    targets: list[Target], transport_for: TransportFor | None = None
+) -> Iterator[dict[str, Provider]]:
+    with ExitStack() as stack:
+        providers = {}
+        for target in targets:
+            factory = PLATFORMS[target.provider].provider
+            if factory is None:
+                raise ConfigError(f"target {target.name!r} ({target.provider}) is never planned")
+            transport = transport_for(target) if transport_for else None
+            provider = factory(target, transport)
+            stack.callback(provider.close)
+            providers[target.name] = provider
+        yield providers
+
+
+@dataclass
+class Session:
+    workspace: Workspace
+    providers: dict[str, Provider]
+
+
+@contextmanager
+def open_session(
+    config_path: Path,
+    names: Sequence[str] = (),
+    sandbox: bool = False,
+    transport_for: TransportFor | None = None,
+) -> Iterator[Session]:
+    """A validated workspace and one provider per synced target, closed together."""
+    with (
+        open_workspace(config_path, names, sandbox) as workspace,
+        open_providers(synced_targets(workspace), transport_for) as providers,
+    ):
+        yield Session(workspace, providers)
+
+
+def build_plan(
+    workspace: Workspace, providers: dict[str, Provider], overrides: Overrides = Overrides()
+) -> Plan:
+    targets = [
+        plan_target(t, workspace.definitions(t), providers[t.name], overrides)
+        for t in synced_targets(workspace)
+    ]
+    created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return Plan(tuple(targets), definitions_digest(workspace), created)
+
+
+def plan_target(
+    target: Target, definitions: list[Definition], provider: Provider, overrides: Overrides
+) -> TargetPlan:
+    state = provider.read()
+    result = diff(definitions, state.objects, provider.kind_diff(state))
+    changes = result.changes
+    managed = sum(1 for o in state.objects if o.owned and not o.generated)
+    mutations = state.setup_calls + sum(provider.calls(c) for c in changes) if changes else 0
+    return TargetPlan(
+        target=target.name,
+        provider=target.provider,
+        changes=changes,
+        lookalikes=result.lookalikes,
+        notes=tuple(_notes(state, result, target.policy)),
+        refusals=tuple(refusals(changes, target.policy, managed, overrides)),
+        api_calls=mutations,
+        minimum_seconds=provider.limits.minimum_seconds(mutations),
+        managed_count=managed,
+    )
+
+
+def _notes(state: LiveState, result: DiffResult, policy: Policy) -> Iterator[str]:
+    yield from state.notes
+    if result.orphans:
+        names = ", ".join(repr(n) for n in result.orphans[:5])
+        more = f" and {len(result.orphans) - 5} more" if len(result.orphans) > 5 else ""
+        yield (
+            f"{len(result.orphans)} managed object(s) no longer defined ({names}{more}); "
+            "prune is off, so they are kept"
+        )
+
+
+def refusals(
+    changes: tuple[Change, ...], policy: Policy, managed: int, overrides: Overrides
+) -> Iterator[str]:
+    """The safety rules that fire for these changes, each naming its rule and its override."""
+    for change in changes:
+        if change.action == Action.REPLACE and change.protected:
+            yield (
+                f"protected object {change.name!r} would be replaced "
+                f"(lifecycle.protect in {change.source}); remove protect to allow it"
+            )
+    deletes = sum(1 for c in changes if c.action in (Action.DELETE, Action.REPLACE))
+    allowed = overrides.allow_deletes if overrides.allow_deletes is not None else policy.max_deletes
+    if deletes > allowed:
+        yield f"deletes {deletes} > max_deletes {allowed} (lift with --allow-deletes {deletes})"
+    touched = sum(1 for c in changes if c.action in (Action.UPDATE, Action.REPLACE, Action.DELETE))
+    if managed >= MIN_MANAGED_FOR_PERCENT and touched:
+        percent = round(100 * touched / managed, 1)
+        limit = overrides.allow_changes_percent
+        limit = policy.max_changes_percent if limit is None else limit
+        if percent > limit:
+            yield (
+                f"changes {percent:g}% of {managed} managed objects > max_changes_percent "
+                f"{limit:g} (lift with --allow-changes-percent {percent:g})"
+            )
+
+
+def definitions_digest(workspace: Workspace) -> str:
+    """Changes whenever the config or any definition file of the selected targets changes."""
+    hasher = hashlib.blake2b(digest_size=16)
+    hasher.update(workspace.config.path.read_bytes())
+    files = sorted({d.file for t in workspace.targets for d in workspace.definitions(t)})
+    for file in files:
+        hasher.update(file.encode() + b"\0" + Path(file).read_bytes())
+    return hasher.hexdigest()

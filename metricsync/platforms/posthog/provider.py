@@ -1,0 +1,178 @@
+"""PostHog experiment saved metrics: pure translation between definitions and the API, and the
+thin operations the shared plan/apply flow calls (api/posthog.md)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+
+import httpx
+
+from metricsync.client import AmbiguousWrite, Limits
+from metricsync.config import Target
+from metricsync.definitions import Definition
+from metricsync.diff import KindDiff
+from metricsync.errors import ApiError
+from metricsync.live import LiveObject, fingerprint
+from metricsync.normalise import Rules
+from metricsync.plan import Change
+from metricsync.provider import LiveState, Provider, fetch_pages, without_ignored
+
+KIND = "posthog/saved_metric"
+PAGE_SIZE = 1000
+LEGACY_KINDS = frozenset({"ExperimentTrendsQuery", "ExperimentFunnelsQuery"})
+LEGACY_METRIC_TYPES = frozenset({"count", "continuous"})
+NODE_KEYS = ("source", "numerator", "denominator", "start_event", "completion_event")
+LIMITS = Limits(windows=((480, 60.0), (4800, 3600.0)))  # per personal API key, every request
+
+
+def _forget_action_names(spec: dict[str, Any]) -> None:
+    """The server replaces ActionsNode names with the action's current name on every read."""
+    query = spec.get("query")
+    if not isinstance(query, dict):
+        return
+    nodes = [query.get(k) for k in NODE_KEYS] + list(query.get("series") or [])
+    for node in nodes:
+        if isinstance(node, dict) and node.get("kind") == "ActionsNode":
+            node.pop("name", None)
+
+
+RULES = Rules(
+    drop=("query.uuid", "query.fingerprint"),
+    lowercase=("tags",),
+    rewrites=(_forget_action_names,),
+)
+
+
+def is_legacy(query: Mapping[str, Any]) -> bool:
+    return query.get("kind") in LEGACY_KINDS or (
+        query.get("metric_type") in LEGACY_METRIC_TYPES or "metric_config" in query
+    )
+
+
+def from_payload(raw: Mapping[str, Any], owner_tag: str) -> LiveObject:
+    tags = [str(t).strip().lower() for t in raw.get("tags") or []]
+    spec = {
+        "description": raw.get("description"),
+        "query": raw.get("query") or {},
+        "tags": [t for t in tags if t != owner_tag],
+    }
+    return LiveObject(
+        kind=KIND,
+        id=str(raw["id"]),
+        name=str(raw["name"]),
+        spec=spec,
+        owned=owner_tag in tags,
+        legacy=is_legacy(raw.get("query") or {}),
+        fingerprint=fingerprint(raw),
+    )
+
+
+def to_payload(definition: Definition, owner_tag: str | None) -> dict[str, Any]:
+    """The create or PATCH body; `owner_tag` None when the project does not keep tags."""
+    body = without_ignored(definition.spec, definition.lifecycle.ignore_changes)
+    body["name"] = definition.name
+    if owner_tag is not None:
+        tags = [str(t).strip().lower() for t in body.get("tags", [])]
+        body["tags"] = [*tags, owner_tag] if owner_tag not in tags else tags
+    else:
+        body.pop("tags", None)
+    return body
+
+
+class PostHogProvider(Provider):
+    limits = LIMITS
+
+    def __init__(self, target: Target, transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__(target, transport)
+        self.owner_tag = target.policy.owner_tag
+        self.sync_tags = bool(target.settings.get("sync_tags", True))
+        self.base = f"/api/projects/{target.settings['project_id']}/experiment_saved_metrics"
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.target.secret('api_key')}"}
+
+    def read(self) -> LiveState:
+        pages = fetch_pages(self.client, lambda: self._page(0), self._other_pages)
+        objects = [from_payload(raw, self.owner_tag) for page in pages for raw in page["results"]]
+        state = LiveState(objects, marker_supported=self.sync_tags)
+        if not self.sync_tags:
+            state.notes.append(
+                "sync_tags is off: ownership cannot be marked, so tags are not compared and "
+                "prune is disabled for this target"
+            )
+        return state
+
+    def _page(self, offset: int) -> Any:
+        params = {"limit": PAGE_SIZE, "offset": offset}
+        return self.client.send("GET", f"{self.base}/", params=params).json()
+
+    def _other_pages(self, first: Any) -> list[Callable[[], Any]]:
+        size = len(first.get("results") or [])
+        if not first.get("next") or size == 0:
+            return []
+        count = math.ceil(int(first.get("count", 0)) / size)
+        return [partial(self._page, n * size) for n in range(1, count)]
+
+    def kind_diff(self, state: LiveState) -> KindDiff:
+        rules = RULES
+        if not state.marker_supported:
+            rules = Rules(drop=(*RULES.drop, "tags"), rewrites=RULES.rewrites)
+        return KindDiff(
+            kind=KIND,
+            rules=rules,
+            casefold_names=True,
+            marker_supported=state.marker_supported,
+            prune=self.target.policy.prune and state.marker_supported,
+        )
+
+    def create(self, change: Change) -> None:
+        assert change.definition is not None
+        body = to_payload(change.definition, self._marker())
+        for _ in range(3):
+            try:
+                response = self.client.send("POST", f"{self.base}/", body=body, resend=False)
+                self._check_tags(response.json())
+                return
+            except AmbiguousWrite:
+                if self._find(change.definition.name) is not None:
+                    return
+        raise AmbiguousWrite(
+            f"{self.target.name}: could not confirm the creation of {change.name!r}"
+        )
+
+    def _find(self, name: str) -> dict[str, Any] | None:
+        found = self.client.send("GET", f"{self.base}/", params={"search": name, "limit": 100})
+        for raw in found.json().get("results") or []:
+            if str(raw.get("name", "")).casefold() == name.casefold():
+                return dict(raw)
+        return None
+
+    def update(self, change: Change) -> None:
+        assert change.definition is not None and change.live_id is not None
+        body = to_payload(change.definition, self._marker())
+        response = self.client.send("PATCH", f"{self.base}/{change.live_id}/", body=body)
+        self._check_tags(response.json())
+
+    def delete(self, change: Change) -> None:
+        assert change.live_id is not None
+        try:
+            self.client.send("DELETE", f"{self.base}/{change.live_id}/")
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+
+    def _marker(self) -> str | None:
+        return self.owner_tag if self.sync_tags else None
+
+    def _check_tags(self, saved: Mapping[str, Any]) -> None:
+        """An organisation without PostHog's tagging feature drops tags silently (§7)."""
+        if self.sync_tags and self.owner_tag not in (saved.get("tags") or []):
+            self.sync_tags = False
+            self.notes.append(
+                f"PostHog project {self.target.settings['project_id']} ignores tags (the paid "
+                "tagging feature is off): the ownership marker cannot be stored. Set "
+                "`sync_tags: false` on this target to plan without ownership and prune."
+            )

@@ -1,0 +1,194 @@
+"""Statsig metrics: pure translation between definitions and the Console API, and the thin
+operations the shared plan/apply flow calls (api/statsig.md)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from metricsync.client import AmbiguousWrite, Limits
+from metricsync.config import Target
+from metricsync.definitions import Definition
+from metricsync.diff import KindDiff
+from metricsync.errors import ApiError
+from metricsync.live import LiveObject, fingerprint
+from metricsync.normalise import Rules
+from metricsync.plan import Change
+from metricsync.provider import LiveState, Provider, fetch_pages, without_ignored
+
+KIND = "statsig/metric"
+API = "/console/v1"
+PAGE_SIZE = 1000  # the client asks for this; the server may answer with smaller pages
+CREATE_TYPES = frozenset(
+    {"ratio", "mean", "event_count_custom", "event_user", "funnel", "composite",
+     "composite_sum", "sum", "undefined", "user_warehouse", "percentile"}
+)  # fmt: skip
+SERVER_FIELDS = frozenset(
+    {"id", "name", "isHidden", "lineage", "creatorName", "creatorEmail", "createdTime",
+     "lastModifierID", "lastModifiedTime", "lastModifierEmail", "lastModifierName", "owner"}
+)  # fmt: skip
+RULES = Rules(
+    defaults={
+        "directionality": "increase",
+        "isPermanent": False,
+        "isReadOnly": False,
+        "isVerified": False,
+    },
+    sets=(
+        "tags",
+        "unitTypes",
+        "metricEvents.*.criteria.*.values",
+        "funnelEventList.*.criteria.*.values",
+    ),
+    listify=("tags",),
+)
+LIMITS = Limits(
+    windows=((100, 10.0), (900, 900.0)),  # per project, mutations only (§11)
+    paced_methods=frozenset({"POST", "PUT", "PATCH", "DELETE"}),
+)
+
+
+def from_payload(raw: Mapping[str, Any], owner_tag: str) -> LiveObject:
+    spec = {k: v for k, v in raw.items() if k not in SERVER_FIELDS}
+    tags = raw.get("tags") or []
+    tags = [tags] if isinstance(tags, str) else list(tags)
+    spec["tags"] = [t for t in tags if t != owner_tag]
+    return LiveObject(
+        kind=KIND,
+        id=str(raw["id"]),
+        name=str(raw["name"]),
+        spec=spec,
+        owned=owner_tag in tags,
+        generated=raw.get("type") not in CREATE_TYPES,
+        fingerprint=fingerprint(raw),
+    )
+
+
+def to_payload(definition: Definition, owner_tag: str, *, update: bool = False) -> dict[str, Any]:
+    """The create (or update) body; the ownership marker is always among the tags."""
+    body = without_ignored(definition.spec, definition.lifecycle.ignore_changes)
+    tags = body.get("tags", [])
+    tags = [tags] if isinstance(tags, str) else list(tags)
+    body["tags"] = [*tags, owner_tag] if owner_tag not in tags else tags
+    body["name"] = definition.name
+    if update:
+        body.pop("type", None)  # not in the update DTO, and part of the id
+    return body
+
+
+def components(spec: Mapping[str, Any]) -> list[str]:
+    return [c["name"] for c in spec.get("metricComponentMetrics") or [] if "name" in c]
+
+
+def metric_path(metric_id: str) -> str:
+    return f"{API}/metrics/{quote(metric_id, safe='')}"
+
+
+class StatsigProvider(Provider):
+    limits = LIMITS
+
+    def __init__(self, target: Target, transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__(target, transport)
+        self.owner_tag = target.policy.owner_tag
+        self._tag_exists = True
+
+    def headers(self) -> dict[str, str]:
+        return {"STATSIG-API-KEY": self.target.secret("api_key"), "STATSIG-API-VERSION": "20240601"}
+
+    def read(self) -> LiveState:
+        pages = fetch_pages(self.client, lambda: self._page(1), self._other_pages)
+        objects = [from_payload(raw, self.owner_tag) for page in pages for raw in page["data"]]
+        self._tag_exists = self._has_tag(self.owner_tag)
+        state = LiveState(objects, setup_calls=0 if self._tag_exists else 1)
+        if not self._tag_exists:
+            state.notes.append(
+                f"the owner tag {self.owner_tag!r} does not exist yet; apply creates it"
+            )
+        return state
+
+    def _page(self, number: int) -> Any:
+        params = {"page": number, "limit": PAGE_SIZE, "showHiddenMetrics": "true"}
+        return self.client.send("GET", f"{API}/metrics/list", params=params).json()
+
+    def _other_pages(self, first: Any) -> list[Callable[[], Any]]:
+        pagination = first.get("pagination") or {}
+        total, size = pagination.get("totalItems"), pagination.get("itemsPerPage")
+        if not pagination.get("nextPage"):
+            return []
+        if isinstance(total, int) and isinstance(size, int) and size > 0:
+            count = math.ceil(total / size)
+            return [partial(self._page, n) for n in range(2, count + 1)]
+        return [lambda: self._follow(pagination["nextPage"])]
+
+    def _follow(self, next_page: str) -> dict[str, Any]:
+        """Sequential fallback for a server that does not report totalItems."""
+        data: list[Any] = []
+        link: str | None = next_page
+        while link:
+            page = self.client.send("GET", link).json()
+            data += page["data"]
+            link = (page.get("pagination") or {}).get("nextPage")
+        return {"data": data}
+
+    def _has_tag(self, name: str) -> bool:
+        page, link = 1, True
+        while link:
+            body = self.client.send("GET", f"{API}/tags", params={"page": page, "limit": 100})
+            payload = body.json()
+            if any(t.get("name") == name for t in payload.get("data") or []):
+                return True
+            link, page = bool((payload.get("pagination") or {}).get("nextPage")), page + 1
+        return False
+
+    def kind_diff(self, state: LiveState) -> KindDiff:
+        return KindDiff(
+            kind=KIND,
+            rules=RULES,
+            replace_fields=("type",),
+            depends=components,
+            prune=self.target.policy.prune,
+        )
+
+    def prepare(self, changes: Sequence[Change]) -> None:
+        if self._tag_exists or not any(c.action != "delete" for c in changes):
+            return
+        body = {"name": self.owner_tag, "description": "Objects managed by metricsync from Git"}
+        self.client.send("POST", f"{API}/tags", body=body)
+        self._tag_exists = True
+
+    def create(self, change: Change) -> None:
+        assert change.definition is not None
+        body = to_payload(change.definition, self.owner_tag)
+        for _ in range(3):
+            try:
+                self.client.send("POST", f"{API}/metrics", body=body, resend=False)
+                return
+            except AmbiguousWrite:
+                if self._exists(change.definition):
+                    return  # the first attempt did reach the server
+        raise AmbiguousWrite(
+            f"{self.target.name}: could not confirm the creation of {change.name!r}"
+        )
+
+    def _exists(self, definition: Definition) -> bool:
+        path = f"{API}/metrics/{quote(definition.name, safe='')}/{definition.spec['type']}"
+        response = self.client.send("GET", path, ok=(404,))
+        return response.status_code == 200
+
+    def update(self, change: Change) -> None:
+        assert change.definition is not None and change.live_id is not None
+        body = to_payload(change.definition, self.owner_tag, update=True)
+        self.client.send("POST", metric_path(change.live_id), body=body)
+
+    def delete(self, change: Change) -> None:
+        assert change.live_id is not None
+        try:
+            self.client.send("DELETE", metric_path(change.live_id))
+        except ApiError as exc:
+            if exc.status != 404:  # gone already (e.g. a retried delete): the goal holds
+                raise

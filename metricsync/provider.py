@@ -1,0 +1,94 @@
+"""The provider contract for platforms metricsync syncs, and the shared read/write flow.
+
+A provider supplies pure translation (payloads in and out, normalisation rules) and a few thin
+operations; planning and applying are written once, in `planner.py` and `apply.py`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from metricsync.bulk import paused_gc
+from metricsync.client import ApiClient, Limits
+from metricsync.config import Target
+from metricsync.diff import KindDiff
+from metricsync.live import LiveObject
+from metricsync.plan import Change
+
+
+@dataclass
+class LiveState:
+    objects: list[LiveObject]
+    notes: list[str] = field(default_factory=list)
+    setup_calls: int = 0  # requests apply makes before any change (e.g. create the owner tag)
+    marker_supported: bool = True
+
+
+class Provider(ABC):
+    """One target of a synced platform for one run; owns its ApiClient."""
+
+    limits: Limits
+
+    def __init__(self, target: Target, transport: httpx.BaseTransport | None = None) -> None:
+        self.target = target
+        self.client = ApiClient(
+            target.name, target.endpoint, self.headers(), self.limits, transport=transport
+        )
+        self.notes: list[str] = []  # learnt while applying, reported once
+
+    @abstractmethod
+    def headers(self) -> dict[str, str]:
+        """Authentication headers (resolving the target's secrets now)."""
+
+    @abstractmethod
+    def read(self) -> LiveState:
+        """Every live object of the target, in as few list requests as the platform allows."""
+
+    @abstractmethod
+    def kind_diff(self, state: LiveState) -> KindDiff:
+        """The diff's view of this target: rules, identity, dependencies, policy."""
+
+    @abstractmethod
+    def create(self, change: Change) -> None: ...
+
+    @abstractmethod
+    def update(self, change: Change) -> None: ...
+
+    @abstractmethod
+    def delete(self, change: Change) -> None: ...
+
+    def prepare(self, changes: Sequence[Change]) -> None:  # noqa: B027 - optional hook
+        """Runs once before the first change of an apply (default: nothing)."""
+
+    def calls(self, change: Change) -> int:
+        """Requests the change costs when nothing fails."""
+        return 2 if change.action == "replace" else 1
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def fetch_pages(
+    client: ApiClient, first: Callable[[], Any], pages: Callable[[Any], list[Callable[[], Any]]]
+) -> list[Any]:
+    """The first page, then every other page concurrently (their requests are known from the
+    first); decoding happens with the cyclic GC paused (PERF-NOTES §6)."""
+    with paused_gc():
+        head = first()
+        rest = pages(head)
+        if not rest:
+            return [head]
+        with ThreadPoolExecutor(max_workers=client.limits.concurrency) as pool:
+            return [head, *pool.map(lambda fetch: fetch(), rest)]
+
+
+def without_ignored(spec: Mapping[str, Any], ignore: Iterable[str]) -> dict[str, Any]:
+    """The spec minus top-level fields the platform UI owns (`lifecycle.ignore_changes`)."""
+    skipped = {path.split(".")[1] for path in ignore}
+    return {k: v for k, v in spec.items() if k not in skipped}

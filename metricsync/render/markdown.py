@@ -1,0 +1,97 @@
+"""Plans as a pull-request comment: summary and risk flags first, one collapsible section per
+object, user text escaped, and always under GitHub's comment limit (degrading, never cutting)."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+
+from metricsync.plan import Action, Change, Plan
+from metricsync.render.text import SYMBOLS
+from metricsync.render.values import duration, show, summary_counts
+
+LIMIT = 65_000
+TITLE = "### metricsync plan"
+
+
+def render_markdown(plan: Plan) -> str:
+    head = _summary(plan)
+    full = head + "".join(_details(c) for c in plan.changes) + _footer(plan)
+    if len(full) <= LIMIT:
+        return full
+    note = (
+        f"\n> The full plan is {len(full):,} characters, over the {LIMIT:,}-character comment "
+        "limit, so only the summary is shown. The complete plan is in the plan artifact "
+        "(`metricsync plan --format text`).\n"
+    )
+    return head + note + _footer(plan)
+
+
+def _summary(plan: Plan) -> str:
+    totals = Counter(c.action.value for c in plan.changes)
+    lines = [TITLE, ""]
+    lines.append(f"**{summary_counts(totals)}**" if plan.changes else "**No changes.**")
+    risks = _risks(plan)
+    if risks:
+        lines += ["", "> [!WARNING]", *[f"> - {risk}" for risk in risks]]
+    lines += ["", "| target | create | update | replace | delete | adopt | API calls | at least |"]
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for t in plan.targets:
+        counts = [str(t.count(a)) for a in Action]
+        row = [_text(t.target), *counts, str(t.api_calls), duration(t.minimum_seconds)]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n\n"
+
+
+def _risks(plan: Plan) -> list[str]:
+    risks = [f"**refused**: {_text(r)}" for r in plan.refusals]
+    for t in plan.targets:
+        if t.count(Action.DELETE):
+            risks.append(f"{t.count(Action.DELETE)} delete(s) on `{_code(t.target)}`")
+        if t.count(Action.REPLACE):
+            risks.append(f"{t.count(Action.REPLACE)} replace(s) on `{_code(t.target)}`")
+        risks += [
+            f"possible duplicate on `{_code(t.target)}`: {_text(lk.name)} resembles "
+            f"{_text(lk.resembles)}"
+            for lk in t.lookalikes
+        ]
+        risks += [f"`{_code(t.target)}`: {_text(note)}" for note in t.notes]
+    return risks
+
+
+def _details(change: Change) -> str:
+    symbol, _ = SYMBOLS[change.action]
+    title = f"<code>{html.escape(symbol)}</code> {change.action.value} {_text(change.kind)} "
+    title += f"<b>{_text(change.name)}</b>"
+    if change.previous_name:
+        title += f" (renamed from {_text(change.previous_name)})"
+    body = [f"{symbol} {f.path}: {_field(change, f.before, f.after)}" for f in change.fields]
+    if change.action == Action.ADOPT:
+        body.append("~ ownership marker added")
+    text = "\n".join(body) or "(no field changes)"
+    fence = "`" * max(3, _longest_backticks(text) + 1)
+    return f"<details><summary>{title}</summary>\n\n{fence}diff\n{text}\n{fence}\n\n</details>\n"
+
+
+def _field(change: Change, before: object, after: object) -> str:
+    return show(after) if change.action == Action.CREATE else f"{show(before)} → {show(after)}"
+
+
+def _footer(plan: Plan) -> str:
+    return f"\n<sub>metricsync plan {plan.digest[:12]} · {plan.created}</sub>\n"
+
+
+def _text(value: str) -> str:
+    """User text inside markdown/HTML: no tags, no markup, no @-mentions."""
+    escaped = html.escape(value, quote=True)
+    escaped = re.sub(r"([\\`*_{}\[\]()#+!|~>-])", r"\\\1", escaped)
+    return escaped.replace("@", "&#64;")
+
+
+def _code(value: str) -> str:
+    return value.replace("`", "'")
+
+
+def _longest_backticks(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)

@@ -1,0 +1,91 @@
+"""Plans and apply reports as text: Terraform-like symbols, field-level diffs, a summary line.
+Colour only when writing to a terminal."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import click
+
+from metricsync.apply import ApplyReport, Outcome, Status
+from metricsync.plan import Action, Change, Plan, TargetPlan
+from metricsync.render.values import duration, show, summary_counts
+
+SYMBOLS = {
+    Action.CREATE: ("+", "green"),
+    Action.UPDATE: ("~", "yellow"),
+    Action.ADOPT: ("~", "cyan"),
+    Action.REPLACE: ("-/+", "magenta"),
+    Action.DELETE: ("-", "red"),
+}
+
+
+def render_plan(plan: Plan, colour: bool = False) -> str:
+    lines: list[str] = []
+    for target in plan.targets:
+        lines += _target(target, colour)
+    totals = Counter(c.action.value for c in plan.changes)
+    verdict = "No changes." if not plan.changes else f"Plan: {summary_counts(totals)}."
+    lines.append(verdict)
+    return "\n".join(lines) + "\n"
+
+
+def _target(target: TargetPlan, colour: bool) -> list[str]:
+    counts = Counter(c.action.value for c in target.changes)
+    lines = [f"Target {target.target} ({target.provider}): {summary_counts(counts)}"]
+    for change in target.changes:
+        lines += change_lines(change, colour)
+    for look in target.lookalikes:
+        lines.append(
+            f"  ? possible duplicate: unmanaged {look.name!r} (id {look.live_id}) "
+            f"resembles {look.resembles!r}"
+        )
+    lines += [f"  note: {note}" for note in target.notes]
+    lines += [_style(f"  refused: {r}", "red", colour) for r in target.refusals]
+    if target.changes:
+        lines.append(
+            f"  {target.api_calls} API call(s); at least {duration(target.minimum_seconds)} "
+            f"under {target.provider}'s rate limits"
+        )
+    return [*lines, ""]
+
+
+def change_lines(change: Change, colour: bool) -> list[str]:
+    symbol, hue = SYMBOLS[change.action]
+    head = f"  {symbol} {change.kind} {change.name!r}"
+    if change.previous_name:
+        head += f" (renamed from {change.previous_name!r})"
+    if change.action == Action.ADOPT:
+        head += " (adopt: ownership marker added)"
+    elif change.adopt:
+        head += " (and adopt)"
+    if change.live_id and change.action != Action.CREATE:
+        head += f" [id {change.live_id}]"
+    lines = [_style(head, hue, colour)]
+    for field in change.fields:
+        if change.action == Action.CREATE:
+            lines.append(f"      {field.path}: {show(field.after)}")
+        else:
+            lines.append(f"      {field.path}: {show(field.before)} → {show(field.after)}")
+    return lines
+
+
+def _style(text: str, colour_name: str, colour: bool) -> str:
+    return click.style(text, fg=colour_name) if colour else text
+
+
+def render_outcome(outcome: Outcome) -> str:
+    change = outcome.change
+    what = f"{outcome.target}: {change.action.value} {change.kind} {change.name!r}"
+    if outcome.status == Status.APPLIED:
+        return f"  ok      {what} ({outcome.seconds:.2f}s)"
+    return f"  {outcome.status.value:<7} {what}: {outcome.error}"
+
+
+def render_report(report: ApplyReport) -> str:
+    lines = [render_outcome(o) for o in report.outcomes if o.status != Status.APPLIED]
+    lines += [f"note: {note}" for note in report.notes]
+    applied, failed = report.count(Status.APPLIED), report.count(Status.FAILED)
+    skipped = report.count(Status.SKIPPED)
+    lines.append(f"Apply: {applied} applied, {failed} failed, {skipped} skipped.")
+    return "\n".join(lines) + "\n"
