@@ -94,7 +94,7 @@ def plan_target(
     result = diff(definitions, state.objects, provider.kind_diff(state))
     changes = result.changes
     managed = sum(1 for o in state.objects if o.owned and not o.generated)
-    mutations = state.setup_calls + sum(provider.calls(c) for c in changes) if changes else 0
+    mutations = provider.setup_calls(changes) + sum(provider.calls(c) for c in changes)
     return TargetPlan(
         target=target.name,
         provider=target.provider,

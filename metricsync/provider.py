@@ -26,7 +26,6 @@ from metricsync.plan import Change
 class LiveState:
     objects: list[LiveObject]
     notes: list[str] = field(default_factory=list)
-    setup_calls: int = 0  # requests apply makes before any change (e.g. create the owner tag)
     marker_supported: bool = True
 
 
@@ -65,6 +64,10 @@ class Provider(ABC):
 
     def prepare(self, changes: Sequence[Change]) -> None:  # noqa: B027 - optional hook
         """Runs once before the first change of an apply (default: nothing)."""
+
+    def setup_calls(self, changes: Sequence[Change]) -> int:
+        """Requests `prepare` makes before the first change (e.g. creating missing tags)."""
+        return 0
 
     def calls(self, change: Change) -> int:
         """Requests the change costs when nothing fails."""

@@ -95,7 +95,7 @@ class StatsigProvider(Provider):
     def __init__(self, target: Target, transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(target, transport)
         self.owner_tag = target.policy.owner_tag
-        self._tag_exists = True
+        self._tags: set[str] = set()  # tag names that exist on the project
 
     def headers(self) -> dict[str, str]:
         return {"STATSIG-API-KEY": self.target.secret("api_key"), "STATSIG-API-VERSION": "20240601"}
@@ -103,13 +103,8 @@ class StatsigProvider(Provider):
     def read(self) -> LiveState:
         pages = fetch_pages(self.client, lambda: self._page(1), self._other_pages)
         objects = [from_payload(raw, self.owner_tag) for page in pages for raw in page["data"]]
-        self._tag_exists = self._has_tag(self.owner_tag)
-        state = LiveState(objects, setup_calls=0 if self._tag_exists else 1)
-        if not self._tag_exists:
-            state.notes.append(
-                f"the owner tag {self.owner_tag!r} does not exist yet; apply creates it"
-            )
-        return state
+        self._tags = self._tag_names()
+        return LiveState(objects)
 
     def _page(self, number: int) -> Any:
         params = {"page": number, "limit": PAGE_SIZE, "showHiddenMetrics": "true"}
@@ -135,15 +130,27 @@ class StatsigProvider(Provider):
             link = (page.get("pagination") or {}).get("nextPage")
         return {"data": data}
 
-    def _has_tag(self, name: str) -> bool:
-        page, link = 1, True
-        while link:
+    def _tag_names(self) -> set[str]:
+        names: set[str] = set()
+        page, more = 1, True
+        while more:
             body = self.client.send("GET", f"{API}/tags", params={"page": page, "limit": 100})
             payload = body.json()
-            if any(t.get("name") == name for t in payload.get("data") or []):
-                return True
-            link, page = bool((payload.get("pagination") or {}).get("nextPage")), page + 1
-        return False
+            names.update(str(t.get("name")) for t in payload.get("data") or [])
+            more, page = bool((payload.get("pagination") or {}).get("nextPage")), page + 1
+        return names
+
+    def missing_tags(self, changes: Sequence[Change]) -> list[str]:
+        """Tags the changes use that do not exist yet: Statsig wants tags created first (§9)."""
+        wanted: dict[str, None] = {}
+        for change in changes:
+            if change.definition is not None and change.action != "delete":
+                for tag in to_payload(change.definition, self.owner_tag)["tags"]:
+                    wanted.setdefault(tag)
+        return [tag for tag in wanted if tag not in self._tags]
+
+    def setup_calls(self, changes: Sequence[Change]) -> int:
+        return len(self.missing_tags(changes))
 
     def kind_diff(self, state: LiveState) -> KindDiff:
         return KindDiff(
@@ -155,11 +162,14 @@ class StatsigProvider(Provider):
         )
 
     def prepare(self, changes: Sequence[Change]) -> None:
-        if self._tag_exists or not any(c.action != "delete" for c in changes):
-            return
-        body = {"name": self.owner_tag, "description": "Objects managed by metricsync from Git"}
-        self.client.send("POST", f"{API}/tags", body=body)
-        self._tag_exists = True
+        for tag in self.missing_tags(changes):
+            description = (
+                "Objects managed by metricsync from Git"
+                if tag == self.owner_tag
+                else "Created by metricsync for a metric definition"
+            )
+            self.client.send("POST", f"{API}/tags", body={"name": tag, "description": description})
+            self._tags.add(tag)
 
     def create(self, change: Change) -> None:
         assert change.definition is not None

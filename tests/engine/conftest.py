@@ -1,0 +1,102 @@
+"""A throwaway metrics repository wired to an in-memory sandbox, driven through the library
+(in-process transport) or through the CLI (the same sandbox on a loopback port)."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from metricsync.apply import ApplyReport, apply_plan
+from metricsync.cli import run
+from metricsync.plan import Plan
+from metricsync.planner import Overrides, build_plan, open_session
+from metricsync.sandbox.app import SandboxApp
+from metricsync.sandbox.server import SandboxServer
+from metricsync.sandbox.transport import SandboxTransport
+
+REPO = Path(__file__).resolve().parents[2]
+STATSIG_KEY = "console-sandbox-key"
+POSTHOG_KEY = "phx_sandbox_personal_key"
+
+
+@dataclass
+class Project:
+    root: Path
+    app: SandboxApp
+    url: str
+    outcomes: list[Any] = field(default_factory=list)
+
+    def write(self, relative: str, text: str) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    def remove(self, relative: str) -> None:
+        (self.root / relative).unlink()
+
+    def copy_examples(self, platform: str) -> None:
+        source, destination = REPO / "definitions" / platform, self.root / "definitions" / platform
+        shutil.copytree(source, destination, dirs_exist_ok=True)
+
+    def transport(self, _target: object) -> httpx.BaseTransport:
+        return SandboxTransport(self.app)
+
+    def plan(self, **overrides: Any) -> Plan:
+        with open_session(self.root / "metricsync.yaml", transport_for=self.transport) as s:
+            return build_plan(s.workspace, s.providers, Overrides(**overrides))
+
+    def apply(self, **overrides: Any) -> ApplyReport:
+        with open_session(self.root / "metricsync.yaml", transport_for=self.transport) as s:
+            plan = build_plan(s.workspace, s.providers, Overrides(**overrides))
+            return apply_plan(plan, s.providers, self.outcomes.append)
+
+    def cli(self, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+        code = run([*args, "--config", str(self.root / "metricsync.yaml")])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+
+def config_text(url: str, **policy: Any) -> str:
+    lines = [
+        "version: 1",
+        "targets:",
+        "  statsig-test:",
+        "    provider: statsig",
+        f"    base_url: {url}",
+        "    api_key: env:TEST_STATSIG_KEY",
+        "    definitions: [definitions/statsig]",
+        "  posthog-test:",
+        "    provider: posthog",
+        f"    host: {url}",
+        '    project_id: "12345"',
+        "    api_key: env:TEST_POSTHOG_KEY",
+        "    definitions: [definitions/posthog]",
+    ]
+    if policy:
+        lines.append("policy:")
+        lines += [
+            f"  {k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in policy.items()
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    app = SandboxApp()
+    monkeypatch.setenv("TEST_STATSIG_KEY", STATSIG_KEY)
+    monkeypatch.setenv("TEST_POSTHOG_KEY", POSTHOG_KEY)
+    monkeypatch.chdir(tmp_path)
+    with SandboxServer(app) as server:
+        root = tmp_path
+        (root / "definitions" / "statsig").mkdir(parents=True)
+        (root / "definitions" / "posthog").mkdir(parents=True)
+        (root / "metricsync.yaml").write_text(config_text(server.url), encoding="utf-8")
+        yield Project(root, app, server.url)
