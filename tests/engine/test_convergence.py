@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
-from tests.engine.conftest import Project
-
 from metricsync.apply import Status
+from tests.engine.conftest import Project
 
 
 def _converges(project: Project) -> None:
