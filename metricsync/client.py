@@ -134,6 +134,9 @@ class ApiClient:
                 continue
             if response.is_success or response.status_code in ok:
                 return response
+            if not resend and response.status_code in RETRY_STATUSES - {429}:
+                # A 5xx may hide a write that happened: the caller must look before resending.
+                raise AmbiguousWrite(str(self._api_error(method, path, response)))
             if not self._retryable(response, resend, attempt):
                 raise self._api_error(method, path, response)
             self.sleep(self.retry.delay(attempt, _retry_after(response)))
@@ -174,8 +177,7 @@ class ApiClient:
     def _retryable(self, response: httpx.Response, resend: bool, attempt: int) -> bool:
         if attempt + 1 >= self.retry.attempts or response.status_code not in RETRY_STATUSES:
             return False
-        # A 429 is refused before the handler runs; a 5xx may hide a write that happened.
-        return resend or response.status_code == 429
+        return resend or response.status_code == 429  # a 429 is refused before any handler
 
     def _describe(self, method: str, path: str, exc: Exception) -> str:
         what = type(exc).__name__

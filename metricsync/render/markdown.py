@@ -83,10 +83,10 @@ def _footer(plan: Plan) -> str:
 
 
 def _text(value: str) -> str:
-    """User text inside markdown/HTML: no tags, no markup, no @-mentions."""
-    escaped = html.escape(value, quote=True)
-    escaped = re.sub(r"([\\`*_{}\[\]()#+!|~>-])", r"\\\1", escaped)
-    return escaped.replace("@", "&#64;")
+    """User text outside code: no HTML, no markdown emphasis, links or tables, no @-mentions."""
+    escaped = html.escape(value, quote=False)
+    escaped = re.sub(r"([\\`*_\[\]|~])", r"\\\1", escaped)
+    return escaped.replace("@", "&#64;").replace("\n", " ")
 
 
 def _code(value: str) -> str:

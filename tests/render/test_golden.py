@@ -1,0 +1,132 @@
+"""Golden renderings of one plan holding every operation type.
+
+Regenerate after an intended change with `METRICSYNC_REGENERATE=1 python -m pytest tests/render`
+and review the diff of tests/render/golden/ like any other change.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from metricsync.live import LiveObject
+from metricsync.plan import ABSENT, Action, Change, FieldChange, Lookalike, Plan, TargetPlan
+from metricsync.render.markdown import LIMIT, render_markdown
+from metricsync.render.text import render_plan
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def _plan(description: str = "Share of sessions that purchase") -> Plan:
+    owned = LiveObject("statsig/metric", "Old::sum", "Old", {}, owned=True)
+    changes = (
+        Change(
+            Action.CREATE,
+            "statsig/metric",
+            "Checkout conversion",
+            fields=(
+                FieldChange("type", ABSENT, "ratio"),
+                FieldChange("description", ABSENT, description),
+            ),
+            source="definitions/statsig/checkout.yaml:2",
+        ),
+        Change(
+            Action.UPDATE,
+            "statsig/metric",
+            "Revenue (gross)",
+            live_id="Revenue::sum",
+            previous_name="Revenue",
+            fields=(FieldChange("tags", ["a"], ["a", "b"]),),
+        ),
+        Change(
+            Action.ADOPT, "statsig/metric", "Add to cart", live_id="Add to cart::sum", adopt=True
+        ),
+        Change(
+            Action.REPLACE,
+            "statsig/metric",
+            "Order value",
+            live_id="Order value::sum",
+            fields=(FieldChange("type", "sum", "mean"),),
+        ),
+        Change(Action.DELETE, "statsig/metric", "Old", live_id="Old::sum", live=owned),
+    )
+    statsig = TargetPlan(
+        "statsig-prod",
+        "statsig",
+        changes,
+        lookalikes=(
+            Lookalike("checkout-conversion", "checkout-conversion::ratio", "Checkout conversion"),
+        ),
+        notes=("the owner tag 'managed-by-metricsync' is created first",),
+        refusals=("deletes 2 > max_deletes 1 (lift with --allow-deletes 2)",),
+        api_calls=7,
+        minimum_seconds=0.0,
+        managed_count=3,
+    )
+    posthog = TargetPlan("posthog-us", "posthog")
+    return Plan((statsig, posthog), "0123456789abcdef0123456789abcdef", "2026-11-23T12:00:00Z")
+
+
+def _check(name: str, rendered: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("METRICSYNC_REGENERATE"):
+        path.write_text(rendered, encoding="utf-8")
+    assert rendered == path.read_text(encoding="utf-8")
+
+
+def test_text_rendering_of_every_operation_type() -> None:
+    _check("plan.txt", render_plan(_plan()))
+
+
+def test_markdown_rendering_of_every_operation_type() -> None:
+    _check("plan.md", render_markdown(_plan()))
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "</details><img src=x onerror=alert(1)>",
+        "```\n# injected heading\n```",
+        "@everyone [click](https://evil.example) **bold** | table |",
+    ],
+)
+def test_markdown_escapes_user_text(hostile: str) -> None:
+    plan = _plan(description=hostile)
+    lookalike = Lookalike(hostile, "x", "Checkout conversion")
+    target = plan.targets[0]
+    plan = Plan(
+        (TargetPlan(target.target, target.provider, target.changes, (lookalike,)),),
+        plan.digest,
+        plan.created,
+    )
+    rendered = render_markdown(plan)
+    outside_code = re.sub(r"(?ms)^(`{3,})diff\n.*?^\1$", "", rendered)
+    assert "<img" not in outside_code and "@everyone" not in outside_code
+    assert not re.search(r"(?<!\\)\]\(https://evil", outside_code)  # escaped: no link
+    assert "**bold**" not in outside_code
+    assert outside_code.count("<details>") == outside_code.count("</details>") == 5
+    assert "\n# injected heading" not in outside_code
+
+
+def test_markdown_degrades_to_the_summary_when_too_long() -> None:
+    rendered = render_markdown(_plan(description="x" * 200 * 400))
+    assert len(rendered) <= LIMIT
+    huge = _plan()
+    many = tuple(
+        Change(
+            Action.CREATE,
+            "statsig/metric",
+            f"metric {i}",
+            fields=(FieldChange("description", ABSENT, "y" * 190),),
+        )
+        for i in range(2000)
+    )
+    target = TargetPlan("statsig-prod", "statsig", many)
+    rendered = render_markdown(Plan((target,), huge.digest, huge.created))
+    assert len(rendered) <= LIMIT
+    assert "<details>" not in rendered
+    assert "only the summary is shown" in rendered
+    assert "**2000 to create, 0 to update, 0 to replace, 0 to delete, 0 to adopt**" in rendered
