@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 
@@ -18,7 +19,13 @@ class LiveObject:
     owned: bool  # carries the ownership marker
     generated: bool = False  # made by the platform itself (e.g. Statsig event metrics): untouchable
     legacy: bool = False  # cannot be updated in place, only replaced
-    fingerprint: str = ""  # digest of the object exactly as read, for stale saved plans
+    raw: Any = field(default=None, compare=False, repr=False)  # the object exactly as read
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Digest of the object as read, for stale saved plans; computed only when a change
+        touches the object (hashing all 10,000 objects of a plan would double its read time)."""
+        return fingerprint(self.raw)
 
 
 def fingerprint(raw: Any) -> str:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Rewrite = Callable[[dict[str, Any]], None]
-EMPTY: tuple[Any, ...] = (None, "", [], {})
 
 
 @dataclass(frozen=True)
@@ -27,9 +26,9 @@ class Rules:
 def normalise(spec: Mapping[str, Any], rules: Rules) -> dict[str, Any]:
     """A comparable copy of `spec`: defaults filled, server fields dropped, empties removed,
     set-like lists sorted. Applied identically to desired and live specs."""
-    value: dict[str, Any] = _strip_empty(_copy(spec))
+    value: dict[str, Any] = _clean(spec)
     for key, default in rules.defaults.items():
-        value.setdefault(key, _copy(default))
+        value.setdefault(key, _clean(default))
     for path in rules.listify:
         _apply(value, path, lambda v: [v] if isinstance(v, str) else v)
     for path in rules.drop:
@@ -40,8 +39,9 @@ def normalise(spec: Mapping[str, Any], rules: Rules) -> dict[str, Any]:
         _apply(value, path, lambda v: sorted({str(s).strip().lower() for s in v}))
     for path in rules.sets:
         _apply(value, path, lambda v: sorted(v, key=_order_key))
-    result: dict[str, Any] = _strip_empty(value)
-    return result
+    if rules.drop or rules.rewrites:  # removing keys may have left empty containers behind
+        value = _clean(value)
+    return value
 
 
 def managed_view(
@@ -59,25 +59,23 @@ def managed_view(
     return left, right
 
 
-def _copy(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_copy(v) for v in value]
+def _clean(value: Any) -> Any:
+    """A copy without empty values (None, "", [], {}): one pass, the hot path of every plan."""
+    kind = type(value)
+    if kind is dict or (kind is not list and isinstance(value, Mapping)):
+        cleaned = {}
+        for key, item in value.items():
+            item = _clean(item)
+            if item is None or (type(item) in _CONTAINERS and not item):
+                continue
+            cleaned[key] = item
+        return cleaned
+    if kind is list or kind is tuple:
+        return [_clean(item) for item in value]
     return value
 
 
-def _strip_empty(value: Any) -> Any:
-    if isinstance(value, dict):
-        pairs = ((k, _strip_empty(v)) for k, v in value.items())
-        return {k: v for k, v in pairs if not _is_empty(v)}
-    if isinstance(value, list):
-        return [_strip_empty(v) for v in value]
-    return value
-
-
-def _is_empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str | list | dict) and not value)
+_CONTAINERS = (str, list, dict)
 
 
 def _order_key(value: Any) -> str:

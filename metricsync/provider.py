@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 
-from metricsync.bulk import paused_gc
 from metricsync.client import ApiClient, Limits
 from metricsync.config import Target
 from metricsync.diff import KindDiff
@@ -81,14 +80,13 @@ def fetch_pages(
     client: ApiClient, first: Callable[[], Any], pages: Callable[[Any], list[Callable[[], Any]]]
 ) -> list[Any]:
     """The first page, then every other page concurrently (their requests are known from the
-    first); decoding happens with the cyclic GC paused (PERF-NOTES §6)."""
-    with paused_gc():
-        head = first()
-        rest = pages(head)
-        if not rest:
-            return [head]
-        with ThreadPoolExecutor(max_workers=client.limits.concurrency) as pool:
-            return [head, *pool.map(lambda fetch: fetch(), rest)]
+    first). Callers hold `paused_gc()` around fetching and mapping (PERF-NOTES §6)."""
+    head = first()
+    rest = pages(head)
+    if not rest:
+        return [head]
+    with ThreadPoolExecutor(max_workers=client.limits.concurrency) as pool:
+        return [head, *pool.map(lambda fetch: fetch(), rest)]
 
 
 def without_ignored(spec: Mapping[str, Any], ignore: Iterable[str]) -> dict[str, Any]:

@@ -10,12 +10,13 @@ from typing import Any
 
 import httpx
 
+from metricsync.bulk import paused_gc
 from metricsync.client import AmbiguousWrite, Limits
 from metricsync.config import Target
 from metricsync.definitions import Definition
 from metricsync.diff import KindDiff
 from metricsync.errors import ApiError
-from metricsync.live import LiveObject, fingerprint
+from metricsync.live import LiveObject
 from metricsync.normalise import Rules
 from metricsync.plan import Change
 from metricsync.provider import LiveState, Provider, fetch_pages, without_ignored
@@ -66,7 +67,7 @@ def from_payload(raw: Mapping[str, Any], owner_tag: str) -> LiveObject:
         spec=spec,
         owned=owner_tag in tags,
         legacy=is_legacy(raw.get("query") or {}),
-        fingerprint=fingerprint(raw),
+        raw=raw,
     )
 
 
@@ -95,8 +96,9 @@ class PostHogProvider(Provider):
         return {"Authorization": f"Bearer {self.target.secret('api_key')}"}
 
     def read(self) -> LiveState:
-        pages = fetch_pages(self.client, lambda: self._page(0), self._other_pages)
-        objects = [from_payload(raw, self.owner_tag) for page in pages for raw in page["results"]]
+        with paused_gc():
+            pages = fetch_pages(self.client, lambda: self._page(0), self._other_pages)
+            objects = [from_payload(r, self.owner_tag) for page in pages for r in page["results"]]
         state = LiveState(objects, marker_supported=self.sync_tags)
         if not self.sync_tags:
             state.notes.append(

@@ -11,12 +11,13 @@ from urllib.parse import quote
 
 import httpx
 
+from metricsync.bulk import paused_gc
 from metricsync.client import AmbiguousWrite, Limits
 from metricsync.config import Target
 from metricsync.definitions import Definition
 from metricsync.diff import KindDiff
 from metricsync.errors import ApiError
-from metricsync.live import LiveObject, fingerprint
+from metricsync.live import LiveObject
 from metricsync.normalise import Rules
 from metricsync.plan import Change
 from metricsync.provider import LiveState, Provider, fetch_pages, without_ignored
@@ -65,7 +66,7 @@ def from_payload(raw: Mapping[str, Any], owner_tag: str) -> LiveObject:
         spec=spec,
         owned=owner_tag in tags,
         generated=raw.get("type") not in CREATE_TYPES,
-        fingerprint=fingerprint(raw),
+        raw=raw,
     )
 
 
@@ -101,8 +102,9 @@ class StatsigProvider(Provider):
         return {"STATSIG-API-KEY": self.target.secret("api_key"), "STATSIG-API-VERSION": "20240601"}
 
     def read(self) -> LiveState:
-        pages = fetch_pages(self.client, lambda: self._page(1), self._other_pages)
-        objects = [from_payload(raw, self.owner_tag) for page in pages for raw in page["data"]]
+        with paused_gc():
+            pages = fetch_pages(self.client, lambda: self._page(1), self._other_pages)
+            objects = [from_payload(raw, self.owner_tag) for page in pages for raw in page["data"]]
         self._tags = self._tag_names()
         return LiveState(objects)
 

@@ -1,0 +1,160 @@
+"""Plan benchmark: N matching definitions per platform against the sandbox on loopback with added
+latency. Reports list requests against the floor, per-object requests (must be 0), fetch wall time
+against the latency floor, and the CPU time of normalise + diff with 5% of pairs changed.
+
+    python benchmarks/plan.py            # N=10,000, 50 ms per request
+    python benchmarks/plan.py --n 1000 --latency-ms 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import os
+import time
+from typing import Any
+
+from metricsync.config import Policy, Target
+from metricsync.definitions import Definition
+from metricsync.diff import diff
+from metricsync.platforms.posthog.provider import PAGE_SIZE as POSTHOG_PAGE
+from metricsync.platforms.posthog.provider import PostHogProvider
+from metricsync.platforms.statsig.provider import PAGE_SIZE as STATSIG_PAGE
+from metricsync.platforms.statsig.provider import StatsigProvider
+from metricsync.sandbox.app import SandboxApp
+from metricsync.sandbox.server import SandboxServer
+
+OWNER = "managed-by-metricsync"
+
+
+def statsig_spec(i: int) -> dict[str, Any]:
+    return {
+        "type": "sum",
+        "description": f"Revenue from checkout step {i}",
+        "unitTypes": ["userID"],
+        "tags": ["bench"],
+        "metricEvents": [
+            {
+                "name": f"purchase_{i % 50}",
+                "type": "value",
+                "criteria": [
+                    {"type": "metadata", "column": "currency", "condition": "in", "values": ["USD"]}
+                ],
+            }
+        ],
+    }
+
+
+def posthog_spec(i: int) -> dict[str, Any]:
+    return {
+        "description": f"Mean order value {i}",
+        "tags": ["bench"],
+        "query": {
+            "kind": "ExperimentMetric",
+            "metric_type": "mean",
+            "conversion_window": 7,
+            "conversion_window_unit": "day",
+            "source": {"kind": "EventsNode", "event": f"purchase_{i % 50}", "math": "sum"},
+        },
+    }
+
+
+def seed(n: int) -> dict[str, Any]:
+    statsig = [{"name": f"bench metric {i:05d}", **statsig_spec(i)} for i in range(n)]
+    for metric in statsig:
+        metric["tags"] = [*metric["tags"], OWNER]
+    posthog = [
+        {"name": f"bench metric {i:05d}", **posthog_spec(i), "tags": ["bench", OWNER]}
+        for i in range(n)
+    ]
+    return {
+        "statsig": {"metrics": statsig, "tags": [{"name": "bench"}, {"name": OWNER}]},
+        "posthog": {"projects": {"1": {"saved_metrics": posthog}}},
+    }
+
+
+def desired(kind: str, n: int, changed_every: int) -> list[Definition]:
+    make = statsig_spec if kind == "statsig/metric" else posthog_spec
+    definitions = []
+    for i in range(n):
+        spec = make(i)
+        if i % changed_every == 0:
+            spec["description"] = f"Changed description {i}"
+        definitions.append(Definition(kind, f"bench metric {i:05d}", spec))
+    return definitions
+
+
+def serve(n: int, latency_ms: int, ready: Any, stop: Any) -> None:
+    app = SandboxApp()
+    app.seed(seed(n))
+    app.configure({"posthog": {"max_page_size": POSTHOG_PAGE}})
+    app.faults.set_latency(latency_ms)
+    with SandboxServer(app) as server:
+        ready.put(server.url)
+        stop.wait()
+
+
+def target(name: str, provider: str, url: str) -> Target:
+    settings = {"project_id": "1", "sync_tags": True} if provider == "posthog" else {}
+    key = "console-sandbox-key" if provider == "statsig" else "phx_sandbox_personal_key"
+    return Target(
+        name, provider, (), url, Policy(), settings, fixed_credentials={"api_key": key}
+    )
+
+
+def measure(provider: Any, kind: str, n: int, page: int, latency: float) -> dict[str, Any]:
+    started = time.perf_counter()
+    state = provider.read()
+    fetch = time.perf_counter() - started
+    requests = sum(provider.client.requests.values())
+    list_pages = math.ceil(n / page)
+    tag_pages = 1 if kind == "statsig/metric" else 0  # Statsig: the tag list, one page
+    concurrency = provider.limits.concurrency
+    floor = latency * (1 + math.ceil((list_pages - 1) / concurrency))
+    definitions = desired(kind, n, 20)
+    cpu = time.process_time()
+    result = diff(definitions, state.objects, provider.kind_diff(state))
+    cpu = time.process_time() - cpu
+    return {
+        "kind": kind,
+        "objects": len(state.objects),
+        "list requests": requests,
+        "floor": list_pages + tag_pages,
+        "per-object requests": requests - list_pages - tag_pages,
+        "fetch s": round(fetch, 3),
+        "latency floor s": round(floor + tag_pages * latency, 3),
+        "changes": len(result.changes),
+        "normalise+diff cpu s": round(cpu, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--latency-ms", type=int, default=50)
+    args = parser.parse_args()
+    context = multiprocessing.get_context("fork")
+    ready, stop = context.Queue(), context.Event()
+    child = context.Process(target=serve, args=(args.n, args.latency_ms, ready, stop), daemon=True)
+    child.start()
+    try:
+        url = ready.get(timeout=120)
+        latency = args.latency_ms / 1000
+        rows = [
+            measure(StatsigProvider(target("statsig", "statsig", url)), "statsig/metric",
+                    args.n, STATSIG_PAGE, latency),
+            measure(PostHogProvider(target("posthog", "posthog", url)), "posthog/saved_metric",
+                    args.n, POSTHOG_PAGE, latency),
+        ]  # fmt: skip
+    finally:
+        stop.set()
+        child.join(timeout=10)
+    print(f"N={args.n} per platform, {args.latency_ms} ms added latency, pid {os.getpid()}")
+    for row in rows:
+        print("  " + ", ".join(f"{k}: {v}" for k, v in row.items()))
+    print("(Statsig's floor includes its one tag-list page, read after the metric pages)")
+
+
+if __name__ == "__main__":
+    main()
