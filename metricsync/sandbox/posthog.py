@@ -1,25 +1,387 @@
-"""PostHog API emulator (being written; see shared/api/posthog.md)."""
+"""PostHog experiment saved metrics emulator (shared/api/posthog.md) under /api/projects/{id}/
+(and /api/environments/{id}/): personal-key auth, per-key throttling, project scoping, DRF-style
+errors; every behaviour the document leaves open is a setting (docs/sandbox/posthog.md)."""
 
 from __future__ import annotations
 
+import itertools
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from metricsync.sandbox.http import Request, Response
-from metricsync.sandbox.platform import SandboxPlatform
+from metricsync.sandbox import choices
+from metricsync.sandbox.http import Request, Response, Router
+from metricsync.sandbox.platform import Clock, SandboxPlatform
+from metricsync.sandbox.posthog_fields import PostHogError, clean, invalid, json_body, tagify
+from metricsync.sandbox.posthog_list import links, matcher, requested_window
+from metricsync.sandbox.posthog_metrics import ActionTable, SavedMetricTable
+from metricsync.sandbox.posthog_query import (
+    LEGACY_UPDATE,
+    UUID_CHANGED,
+    QueryError,
+    action_ids,
+    comparable,
+    is_legacy,
+    validate,
+    with_action_names,
+    with_new_uuid,
+)
+from metricsync.sandbox.ratelimit import SlidingWindowLimiter
+from metricsync.sandbox.store import Store
+
+PROJECT_PATH = re.compile(r"^/api/(?:projects|environments)/([^/]+)(/|$)")
+METRICS = "/{project}/experiment_saved_metrics"
+CREATED_BY = {
+    "id": 1,
+    "uuid": "0190b4a2-5d6e-7000-8000-00000000a001",
+    "email": "sandbox@metricsync.dev",
+    "first_name": "Sandbox",
+}
+
+
+@dataclass(frozen=True)
+class PostHogSettings:
+    api_keys: list[str] = field(default_factory=lambda: ["phx_sandbox_personal_key"])
+    projects: list[int] = field(default_factory=list)
+    tagging: bool = True
+    default_page_size: int = 100
+    max_page_size: int | None = None
+    rate_limits: list[list[float]] = field(default_factory=lambda: [[480, 60], [4800, 3600]])
+    not_found_detail: str = "Not found."
+    null_tags: str = "reject"
+    null_description: str = "clear"
+    created_by: dict[str, Any] = field(default_factory=lambda: dict(CREATED_BY))
+    user_access_level: str = "editor"
+
+
+def _keys(name: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"{name} must be a list of non-empty strings, got {value!r}")
+    return list(value)
+
+
+def _projects(name: str, value: Any) -> list[int]:
+    if not isinstance(value, list) or not all(type(v) is int for v in value):
+        raise ValueError(f"{name} must be a list of integer project ids, got {value!r}")
+    return list(value)
+
+
+def _limits(name: str, value: Any) -> list[list[float]]:
+    def valid(pair: Any) -> bool:
+        return (
+            isinstance(pair, list)
+            and len(pair) == 2
+            and all(type(n) in (int, float) and n > 0 for n in pair)
+        )
+
+    if not isinstance(value, list) or not all(valid(pair) for pair in value):
+        raise ValueError(f"{name} must be a list of [count, seconds] pairs, got {value!r}")
+    return [list(pair) for pair in value]
+
+
+def _user(name: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be an object, got {value!r}")
+    return dict(value)
+
+
+CHECKS: dict[str, choices.Check] = {
+    "api_keys": _keys,
+    "projects": _projects,
+    "tagging": choices.boolean,
+    "default_page_size": choices.integer(1),
+    "max_page_size": choices.optional(choices.integer(1)),
+    "rate_limits": _limits,
+    "not_found_detail": choices.text,
+    "null_tags": choices.one_of("reject", "ignore"),
+    "null_description": choices.one_of("clear", "ignore"),
+    "created_by": _user,
+    "user_access_level": choices.text,
+}
 
 
 class PostHog(SandboxPlatform):
     name = "posthog"
-    prefixes = ("/api/projects/",)
+    prefixes = ("/api/projects/", "/api/environments/")
+
+    def __init__(self, store: Store, clock: Clock = time.time) -> None:
+        super().__init__(store, clock)
+        self.settings = PostHogSettings()
+        self.metrics = SavedMetricTable(store)
+        self.actions = ActionTable(store)
+        self.limiter = SlidingWindowLimiter(self._limits(), clock)
+        self.router = Router()
+        item = METRICS + "/{metric_id}"
+        for method, template, handler in (
+            ("GET", METRICS, self.list_metrics),
+            ("POST", METRICS, self.create),
+            ("GET", item, self.read),
+            ("PATCH", item, self.patch),
+            ("PUT", item, self.put),
+            ("DELETE", item, self.delete),
+            ("GET", "/{project}/tags", self.list_tags),
+        ):
+            # Both prefixes, with and without the trailing slash: links echo the path as sent.
+            for prefix, slash in itertools.product(self.prefixes, ("", "/")):
+                self.router.add(method, prefix.rstrip("/") + template + slash, handler)
+
+    # -- the platform seam --------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
-        return Response.json(404, {"message": "not implemented yet"})
+        try:
+            return self._serve(request)
+        except PostHogError as error:
+            return error.response()
 
     def seed(self, data: dict[str, Any]) -> None:
-        pass
+        _only(data, ("projects", "settings"), "seed")
+        self.configure(data.get("settings") or {})
+        for raw_id, section in (data.get("projects") or {}).items():
+            project = int(raw_id)
+            _only(section, ("saved_metrics", "actions"), f"seed project {raw_id}")
+            for action in section.get("actions") or []:
+                self.actions.put(project, action)
+                self.metrics.forget_encodings()  # read-back shows the actions' current names
+            for seeded in section.get("saved_metrics") or []:
+                self.metrics.put(self._seeded(project, seeded))
 
     def configure(self, settings: dict[str, Any]) -> None:
-        pass
+        self.settings = choices.updated(self.settings, settings, CHECKS, self.name)
+        self.limiter.limits = self._limits()
+        self.metrics.forget_encodings()  # rendering depends on tagging and user_access_level
 
     def credentials(self) -> dict[str, str]:
-        return {}
+        return {"api_key": self.settings.api_keys[0]} if self.settings.api_keys else {}
+
+    def describe_settings(self) -> dict[str, Any]:
+        return choices.describe(self.settings)
+
+    # -- routes -------------------------------------------------------------------------------
+
+    def list_metrics(self, request: Request, project: str) -> Response:
+        pid, settings = int(project), self.settings
+        window = requested_window(request, settings.default_page_size, settings.max_page_size)
+        keep = matcher(request, self._tags, lambda ids: self.actions.events(pid, ids))
+        if keep is None:
+            count, docs = self.metrics.window(pid, window.offset, window.limit)
+        else:
+            matched = [doc for doc in self.metrics.in_project(pid) if keep(doc)]
+            count, docs = len(matched), matched[window.offset : window.offset + window.limit]
+        following, previous = links(request, window, count)
+        head = {"count": count, "next": following, "previous": previous}
+        # Assembled from each metric's cached JSON: a page costs no per-request re-encoding.
+        body = b"".join(
+            (
+                json.dumps(head, separators=(",", ":"))[:-1].encode(),
+                b',"results":[',
+                b",".join(self.metrics.encoded(docs, self._render)),
+                b"]}",
+            )
+        )
+        return Response(200, body, {"Content-Type": "application/json"})
+
+    def create(self, request: Request, project: str) -> Response:
+        pid, fields = int(project), self._fields(request, partial=False)
+        with self.store.lock:
+            self._check_name(pid, fields["name"], None)
+            self._validate(pid, fields["query"], exempt=[])
+            now = self._now()
+            doc = {
+                "id": self.metrics.new_id(),
+                "project": pid,
+                "name": fields["name"],
+                "description": fields.get("description"),
+                "query": with_new_uuid(fields["query"]),
+                "tags": tagify(fields.get("tags", [])) if self.settings.tagging else [],
+                "created_by": self.settings.created_by,
+                "created_at": now,
+                "updated_at": now,
+            }
+            self.metrics.put(doc)
+        return Response.json(201, self._render(doc))
+
+    def read(self, request: Request, project: str, metric_id: str) -> Response:
+        return Response.json(200, self._render(self._stored(project, metric_id)))
+
+    def patch(self, request: Request, project: str, metric_id: str) -> Response:
+        return self._update(request, project, metric_id, partial=True)
+
+    def put(self, request: Request, project: str, metric_id: str) -> Response:
+        return self._update(request, project, metric_id, partial=False)
+
+    def delete(self, request: Request, project: str, metric_id: str) -> Response:
+        with self.store.lock:
+            self.metrics.remove(self._stored(project, metric_id))
+        return Response(204)
+
+    def list_tags(self, request: Request, project: str) -> Response:
+        """The project's tags: exactly those some saved metric carries (unused ones are deleted)."""
+        if not self.settings.tagging:
+            detail = "Tagging is not available on this organization's plan."
+            raise PostHogError(402, "invalid_request", "payment_required", detail)
+        docs = self.metrics.in_project(int(project))
+        return Response.json(200, sorted({tag for doc in docs for tag in doc["tags"]}))
+
+    # -- request steps ------------------------------------------------------------------------
+
+    def _serve(self, request: Request) -> Response:
+        key = self._authenticate(request)
+        match = PROJECT_PATH.match(request.path)
+        if match is None or not self._project_allowed(match.group(1)):
+            raise self._not_found()
+        wait = self.limiter.hit(key)
+        if wait is not None:
+            detail = f"Request was throttled. Expected available in {wait} second"
+            detail += "." if wait == 1 else "s."
+            headers = {"Retry-After": str(wait)}
+            raise PostHogError(429, "throttled_error", "throttled", detail, headers=headers)
+        response = self.router.dispatch(request)
+        if response is not None:
+            return response
+        if any(route.pattern.match(request.path) for route in self.router.routes):
+            detail = f'Method "{request.method}" not allowed.'
+            raise PostHogError(405, "invalid_request", "method_not_allowed", detail)
+        raise self._not_found()
+
+    def _authenticate(self, request: Request) -> str:
+        """Bearer header first, then `personal_api_key` in the query string or JSON body."""
+        scheme, _, token = request.header("authorization").partition(" ")
+        key = token.strip() if scheme.lower() == "bearer" else ""
+        key = key or request.param("personal_api_key") or _body_key(request)
+        if not key:
+            detail = "Authentication credentials were not provided."
+            raise PostHogError(401, "authentication_error", "not_authenticated", detail)
+        if key not in self.settings.api_keys:
+            detail = "Invalid personal API key."
+            raise PostHogError(401, "authentication_error", "authentication_failed", detail)
+        return key
+
+    def _project_allowed(self, raw: str) -> bool:
+        if not raw.isdigit():
+            return False
+        return not self.settings.projects or int(raw) in self.settings.projects
+
+    def _fields(self, request: Request, partial: bool) -> dict[str, Any]:
+        settings = self.settings
+        body = json_body(request)
+        return clean(body, partial, settings.null_description, settings.null_tags)
+
+    def _update(self, request: Request, project: str, metric_id: str, partial: bool) -> Response:
+        with self.store.lock:
+            doc = self._stored(project, metric_id)
+            fields = self._fields(request, partial)
+            if is_legacy(doc["query"]):
+                raise invalid(LEGACY_UPDATE)
+            if "name" in fields:
+                self._check_name(doc["project"], fields["name"], doc["id"])
+            if "query" in fields:
+                fields["query"] = self._updated_query(doc, fields["query"])
+            if any(key in fields for key in ("name", "description", "query")):
+                doc["updated_at"] = self._now()
+            doc.update({k: fields[k] for k in ("name", "description", "query") if k in fields})
+            if "tags" in fields and self.settings.tagging:
+                doc["tags"] = tagify(fields["tags"])
+            self.metrics.put(doc)
+        return Response.json(200, self._render(doc))
+
+    def _updated_query(self, doc: dict[str, Any], query: Any) -> Any:
+        """The stored uuid is kept (re-inserted when omitted, a different one refused); a query
+        equal to the stored one is not re-validated, so old metrics stay editable."""
+        stored = doc["query"]
+        if query and isinstance(query, dict):
+            if "uuid" in stored:
+                if "uuid" in query and query["uuid"] != stored["uuid"]:
+                    raise invalid(UUID_CHANGED)
+                query = {**query, "uuid": stored["uuid"]}
+            if comparable(query) == comparable(stored):
+                return query
+        self._validate(doc["project"], query, exempt=action_ids(stored))
+        return query
+
+    def _validate(self, project: int, query: Any, exempt: list[int]) -> None:
+        try:
+            validate(query, lambda i: i in exempt or self.actions.usable(project, i))
+        except QueryError as error:
+            raise invalid(error.detail) from None
+
+    def _check_name(self, project: int, name: str, own_id: int | None) -> None:
+        holder = self.metrics.name_holder(project, name)
+        if holder is not None and holder != own_id:
+            raise invalid("A shared metric with this name already exists.", "name")
+
+    def _stored(self, project: str, metric_id: str) -> dict[str, Any]:
+        doc = self.metrics.get(int(project), int(metric_id)) if metric_id.isdigit() else None
+        if doc is None:
+            raise self._not_found()
+        return doc
+
+    def _render(self, doc: dict[str, Any]) -> dict[str, Any]:
+        project = doc["project"]
+        return {
+            "id": doc["id"],
+            "name": doc["name"],
+            "description": doc["description"],
+            "query": with_action_names(doc["query"], lambda i: self.actions.name(project, i)),
+            "created_by": doc["created_by"],
+            "created_at": doc["created_at"],
+            "updated_at": doc["updated_at"],
+            "tags": self._tags(doc),
+            "user_access_level": self.settings.user_access_level,
+        }
+
+    def _tags(self, doc: dict[str, Any]) -> list[str]:
+        return list(doc["tags"]) if self.settings.tagging else []
+
+    def _seeded(self, project: int, seeded: dict[str, Any]) -> dict[str, Any]:
+        """A pre-existing metric, taken as given (legacy queries too); server fields filled in."""
+        if not isinstance(seeded, dict) or not isinstance(seeded.get("name"), str):
+            raise ValueError(f"seeded posthog saved metric needs a name: {seeded!r}")
+        query, metric_id = seeded.get("query") or {}, seeded.get("id")
+        if not isinstance(query, dict) or not isinstance(metric_id, int | None):
+            raise ValueError(
+                f"seeded posthog saved metric needs an object query, an int id: {seeded!r}"
+            )
+        if query.get("kind") == "ExperimentMetric" and "uuid" not in query:
+            query = with_new_uuid(query)
+        now = self._now()
+        return {
+            "id": metric_id or self.metrics.new_id(),
+            "project": project,
+            "name": seeded["name"],
+            "description": seeded.get("description"),
+            "query": query,
+            "tags": tagify(seeded.get("tags") or []),
+            "created_by": seeded.get("created_by", self.settings.created_by),
+            "created_at": seeded.get("created_at", now),
+            "updated_at": seeded.get("updated_at", now),
+        }
+
+    def _not_found(self) -> PostHogError:
+        detail = self.settings.not_found_detail
+        return PostHogError(404, "invalid_request", "not_found", detail)
+
+    def _limits(self) -> list[tuple[int, float]]:
+        return [(int(count), float(seconds)) for count, seconds in self.settings.rate_limits]
+
+    def _now(self) -> str:
+        return datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _body_key(request: Request) -> str:
+    try:
+        body = request.json()
+    except ValueError:
+        return ""
+    key = body.get("personal_api_key") if isinstance(body, dict) else None
+    return key if isinstance(key, str) else ""
+
+
+def _only(section: Any, allowed: tuple[str, ...], where: str) -> None:
+    if not isinstance(section, dict):
+        raise ValueError(f"posthog {where} must be an object, got {section!r}")
+    unknown = sorted(set(section) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown posthog {where} key(s): {', '.join(unknown)}")
