@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from metricsync.config import Target
     from metricsync.definitions import Definition
+    from metricsync.live import LiveObject
     from metricsync.provider import Provider
 
 ProviderFactory = Callable[["Target", "httpx.BaseTransport | None"], "Provider"]
@@ -50,6 +51,8 @@ class Platform:
     sandbox_path: str = ""  # appended to the sandbox URL when --sandbox points a target at it
     settings_defaults: tuple[tuple[str, Any], ...] = ()
     provider: ProviderFactory | None = None  # None: never planned (query runners, usage sinks)
+    # The inverse of a provider's from_payload for `import`: a live object as definition spec.
+    to_spec: Callable[[LiveObject], dict[str, Any]] | None = None
 
 
 def rules(*checks: Callable[[Definition], Iterable[Finding]]) -> Rule:
