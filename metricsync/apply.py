@@ -7,8 +7,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from metricsync.errors import ExitCode, MetricsyncError, Refused
 from metricsync.plan import Action, Change, Plan, TargetPlan
@@ -35,6 +36,7 @@ class Outcome:
 class ApplyReport:
     outcomes: tuple[Outcome, ...]
     notes: tuple[str, ...] = ()
+    learnt: dict[str, dict[str, Any]] = field(default_factory=dict)  # target -> facts
 
     def count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -54,12 +56,15 @@ def apply_plan(plan: Plan, providers: dict[str, Provider], progress: Progress) -
         raise Refused("; ".join(plan.refusals))
     outcomes: list[Outcome] = []
     notes: list[str] = []
+    learnt: dict[str, dict[str, Any]] = {}
     for target_plan in plan.targets:
         if target_plan.changes:
             provider = providers[target_plan.target]
             outcomes += apply_target(target_plan, provider, progress)
             notes += provider.notes
-    return ApplyReport(tuple(outcomes), tuple(notes))
+            if provider.learnt:
+                learnt[target_plan.target] = dict(provider.learnt)
+    return ApplyReport(tuple(outcomes), tuple(notes), learnt)
 
 
 def apply_target(plan: TargetPlan, provider: Provider, progress: Progress) -> list[Outcome]:

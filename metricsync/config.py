@@ -47,6 +47,10 @@ class Target:
             return self.fixed_credentials[key]
         return self.secrets[key].resolve(self.name)
 
+    def learnt(self, facts: Mapping[str, Any]) -> Target:
+        """This target with facts remembered from earlier runs added to its settings."""
+        return replace(self, settings={**self.settings, **facts}) if facts else self
+
     def pointed_at(self, endpoint: str, credentials: Mapping[str, str]) -> Target:
         return replace(self, endpoint=endpoint, fixed_credentials=dict(credentials))
 

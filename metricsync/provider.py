@@ -39,6 +39,7 @@ class Provider(ABC):
             target.name, target.endpoint, self.headers(), self.limits, transport=transport
         )
         self.notes: list[str] = []  # learnt while applying, reported once
+        self.learnt: dict[str, Any] = {}  # facts to remember for later runs (state.py)
 
     @abstractmethod
     def headers(self) -> dict[str, str]:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from metricsync import state
 from metricsync.cache import ValidationCache
 from metricsync.config import Config, Target
 from metricsync.definitions import Definition
@@ -47,7 +48,8 @@ def open_workspace(
     if validation.config is None or not validation.ok:
         raise InvalidInput(validation.problems)
     config = validation.config
-    targets = tuple(config.select(names))
+    remembered = state.load(state_dir)
+    targets = tuple(t.learnt(remembered.get(t.name, {})) for t in config.select(names))
     if not sandbox:
         yield Workspace(config, targets, validation)
         return

@@ -93,6 +93,7 @@ def apply_command(
     A saved plan is applied only if nothing it touches changed since it was made; otherwise
     apply prints what changed since review and exits 5. Exit 4 when some changes failed.
     """
+    from metricsync import state
     from metricsync.apply import apply_plan
     from metricsync.planner import Overrides, build_plan, open_session
     from metricsync.render.text import render_outcome, render_plan, render_report
@@ -119,6 +120,7 @@ def apply_command(
         report = apply_plan(
             plan, session.providers, lambda o: click.echo(render_outcome(o), err=True)
         )
+        state.remember(session.workspace.state_dir, report.learnt)
     click.echo(render_report(report), nl=False)
     return report.exit_code
 

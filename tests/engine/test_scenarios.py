@@ -367,3 +367,26 @@ def test_json_plan_is_versioned(project: Project, capsys: pytest.CaptureFixture[
     [target] = [t for t in document["targets"] if t["changes"]]
     assert target["api_calls"] == 2  # create the owner tag, then the metric
     assert [c["action"] for c in target["changes"]] == ["create"]
+
+
+def test_posthog_project_that_ignores_tags_is_remembered_not_adopted_forever(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.app.configure({"posthog": {"tagging": False}})
+    project.write(
+        "definitions/posthog/checkout.yaml",
+        """\
+        kind: posthog/saved_metric
+        name: Checkout funnel
+        spec:
+          tags: [checkout]
+          query: {kind: ExperimentMetric, metric_type: funnel, series: [{kind: EventsNode, event: checkout}]}
+        """,
+    )
+    code, out, _ = project.cli("apply", "--yes", "--target", "posthog-test", capsys=capsys)
+    assert code == 0
+    assert "note: PostHog project 12345 ignores tags (its paid tagging feature is off)" in out
+    code, out, _ = project.cli("plan", "--detailed-exitcode", capsys=capsys)
+    assert code == 0
+    assert "note: PostHog project 12345 ignores tags" in out
+    assert out.endswith("No changes.\n")

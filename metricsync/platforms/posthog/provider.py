@@ -26,6 +26,11 @@ PAGE_SIZE = 1000
 LEGACY_KINDS = frozenset({"ExperimentTrendsQuery", "ExperimentFunnelsQuery"})
 LEGACY_METRIC_TYPES = frozenset({"count", "continuous"})
 NODE_KEYS = ("source", "numerator", "denominator", "start_event", "completion_event")
+TAGS_IGNORED = (
+    "PostHog project {project} ignores tags (its paid tagging feature is off), so the "
+    "ownership marker cannot be stored: tags are not compared and prune is disabled. Set "
+    "`sync_tags: false` on this target to make that explicit (CI runs do not share this memory)."
+)
 LIMITS = Limits(windows=((480, 60.0), (4800, 3600.0)))  # per personal API key, every request
 
 
@@ -89,7 +94,8 @@ class PostHogProvider(Provider):
     def __init__(self, target: Target, transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(target, transport)
         self.owner_tag = target.policy.owner_tag
-        self.sync_tags = bool(target.settings.get("sync_tags", True))
+        self.tags_ignored = bool(target.settings.get("tags_ignored"))  # learnt by an earlier apply
+        self.sync_tags = bool(target.settings.get("sync_tags", True)) and not self.tags_ignored
         self.base = f"/api/projects/{target.settings['project_id']}/experiment_saved_metrics"
 
     def headers(self) -> dict[str, str]:
@@ -100,7 +106,9 @@ class PostHogProvider(Provider):
             pages = fetch_pages(self.client, lambda: self._page(0), self._other_pages)
             objects = [from_payload(r, self.owner_tag) for page in pages for r in page["results"]]
         state = LiveState(objects, marker_supported=self.sync_tags)
-        if not self.sync_tags:
+        if self.tags_ignored:
+            state.notes.append(TAGS_IGNORED.format(project=self.target.settings["project_id"]))
+        elif not self.sync_tags:
             state.notes.append(
                 "sync_tags is off: ownership cannot be marked, so tags are not compared and "
                 "prune is disabled for this target"
@@ -173,8 +181,5 @@ class PostHogProvider(Provider):
         """An organisation without PostHog's tagging feature drops tags silently (§7)."""
         if self.sync_tags and self.owner_tag not in (saved.get("tags") or []):
             self.sync_tags = False
-            self.notes.append(
-                f"PostHog project {self.target.settings['project_id']} ignores tags (the paid "
-                "tagging feature is off): the ownership marker cannot be stored. Set "
-                "`sync_tags: false` on this target to plan without ownership and prune."
-            )
+            self.learnt["tags_ignored"] = True
+            self.notes.append(TAGS_IGNORED.format(project=self.target.settings["project_id"]))
