@@ -4,6 +4,7 @@ operations the shared plan/apply flow calls (api/statsig.md)."""
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -102,10 +103,11 @@ class StatsigProvider(Provider):
         return {"STATSIG-API-KEY": self.target.secret("api_key"), "STATSIG-API-VERSION": "20240601"}
 
     def read(self) -> LiveState:
-        with paused_gc():
+        with ThreadPoolExecutor(max_workers=1) as side, paused_gc():
+            tags = side.submit(self._tag_names)  # independent of the metric pages: overlap them
             pages = fetch_pages(self.client, lambda: self._page(1), self._other_pages)
             objects = [from_payload(raw, self.owner_tag) for page in pages for raw in page["data"]]
-        self._tags = self._tag_names()
+            self._tags = tags.result()
         return LiveState(objects)
 
     def _page(self, number: int) -> Any:
