@@ -14,11 +14,13 @@ from typing import Any
 
 import httpx
 
-from metricsync.client import ApiClient, Limits
+from metricsync.client import AmbiguousWrite, ApiClient, Limits
 from metricsync.config import Target
 from metricsync.diff import KindDiff
 from metricsync.live import LiveObject
 from metricsync.plan import Change
+
+CREATE_ATTEMPTS = 3
 
 
 @dataclass
@@ -75,6 +77,18 @@ class Provider(ABC):
 
     def close(self) -> None:
         self.client.close()
+
+    def create_once(self, name: str, send: Callable[[], None], exists: Callable[[], bool]) -> None:
+        """Sends a create; when the outcome is unknown, looks before sending it again, so an
+        object is never created twice (SPEC 5)."""
+        for _ in range(CREATE_ATTEMPTS):
+            try:
+                send()
+                return
+            except AmbiguousWrite:
+                if exists():
+                    return  # an earlier attempt did reach the server
+        raise AmbiguousWrite(f"{self.target.name}: could not confirm the creation of {name!r}")
 
 
 def fetch_pages(

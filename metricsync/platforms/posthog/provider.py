@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from metricsync.bulk import paused_gc
-from metricsync.client import AmbiguousWrite, Limits
+from metricsync.client import Limits
 from metricsync.config import Target
 from metricsync.definitions import Definition
 from metricsync.diff import KindDiff
@@ -141,17 +141,12 @@ class PostHogProvider(Provider):
     def create(self, change: Change) -> None:
         assert change.definition is not None
         body = to_payload(change.definition, self._marker())
-        for _ in range(3):
-            try:
-                response = self.client.send("POST", f"{self.base}/", body=body, resend=False)
-                self._check_tags(response.json())
-                return
-            except AmbiguousWrite:
-                if self._find(change.definition.name) is not None:
-                    return
-        raise AmbiguousWrite(
-            f"{self.target.name}: could not confirm the creation of {change.name!r}"
-        )
+
+        def send() -> None:
+            response = self.client.send("POST", f"{self.base}/", body=body, resend=False)
+            self._check_tags(response.json())
+
+        self.create_once(change.name, send, lambda: self._find(change.name) is not None)
 
     def _find(self, name: str) -> dict[str, Any] | None:
         found = self.client.send("GET", f"{self.base}/", params={"search": name, "limit": 100})

@@ -4,8 +4,8 @@ operations the shared plan/apply flow calls (api/statsig.md)."""
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -13,7 +13,7 @@ from urllib.parse import quote
 import httpx
 
 from metricsync.bulk import paused_gc
-from metricsync.client import AmbiguousWrite, Limits
+from metricsync.client import Limits
 from metricsync.config import Target
 from metricsync.definitions import Definition
 from metricsync.diff import KindDiff
@@ -177,17 +177,13 @@ class StatsigProvider(Provider):
 
     def create(self, change: Change) -> None:
         assert change.definition is not None
-        body = to_payload(change.definition, self.owner_tag)
-        for _ in range(3):
-            try:
-                self.client.send("POST", f"{API}/metrics", body=body, resend=False)
-                return
-            except AmbiguousWrite:
-                if self._exists(change.definition):
-                    return  # the first attempt did reach the server
-        raise AmbiguousWrite(
-            f"{self.target.name}: could not confirm the creation of {change.name!r}"
-        )
+        definition = change.definition
+        body = to_payload(definition, self.owner_tag)
+
+        def send() -> None:
+            self.client.send("POST", f"{API}/metrics", body=body, resend=False)
+
+        self.create_once(change.name, send, lambda: self._exists(definition))
 
     def _exists(self, definition: Definition) -> bool:
         path = f"{API}/metrics/{quote(definition.name, safe='')}/{definition.spec['type']}"
