@@ -42,12 +42,27 @@ def test_a_create_whose_response_was_lost_is_not_created_twice(project: Project)
     assert project.plan().changes == []
 
 
-def test_a_create_that_timed_out_before_the_server_saw_it_is_sent_again(project: Project) -> None:
+def test_a_create_answered_too_late_is_confirmed_by_reading_not_sent_again(
+    project: Project,
+) -> None:
     statsig(project, "Revenue total")
-    project.app.faults.add("POST /console/v1/metrics=hang:120x1")
+    project.app.faults.add("POST /console/v1/metrics=hang:120x1")  # stored, answered too late
     report = project.apply()
     assert [o.status for o in report.outcomes] == [Status.APPLIED]
     assert [m["name"] for m in statsig_live(project)] == ["Revenue total"]
+    assert _requests(project, "POST", "/console/v1/metrics") == 1
+    assert _requests(project, "GET", "/console/v1/metrics/Revenue%20total/sum") == 1
+
+
+def test_a_create_dropped_before_the_server_saw_it_is_sent_again_after_a_look(
+    project: Project,
+) -> None:
+    statsig(project, "Revenue total")
+    project.app.faults.add("POST /console/v1/metrics=drop-beforex1")
+    report = project.apply()
+    assert [o.status for o in report.outcomes] == [Status.APPLIED]
+    assert [m["name"] for m in statsig_live(project)] == ["Revenue total"]
+    assert _requests(project, "GET", "/console/v1/metrics/Revenue%20total/sum") == 1
     assert _requests(project, "POST", "/console/v1/metrics") == 2
 
 
@@ -104,7 +119,9 @@ def test_partial_failure_skips_dependants_exits_4_and_converges_on_rerun(
     assert "ok      statsig-test: create statsig/metric 'Independent one'" in err
     project.write(
         "definitions/statsig/broken.yaml",
-        (project.root / "definitions/statsig/broken.yaml").read_text().replace("companyID", "userID"),
+        (project.root / "definitions/statsig/broken.yaml")
+        .read_text()
+        .replace("companyID", "userID"),
     )
     assert project.cli("apply", "--yes", capsys=capsys)[0] == 0
     assert project.cli("plan", "--detailed-exitcode", capsys=capsys)[0] == 0
