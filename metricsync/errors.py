@@ -61,9 +61,7 @@ class NetworkError(MetricsyncError):
 class ApiError(MetricsyncError):
     """The platform answered with an error; the message names the request that failed."""
 
-    def __init__(
-        self, target: str, method: str, url: str, status: int, detail: str
-    ) -> None:
+    def __init__(self, target: str, method: str, url: str, status: int, detail: str) -> None:
         self.target, self.method, self.url = target, method, url
         self.status, self.detail = status, detail
         super().__init__(f"{target}: {method} {url} failed with HTTP {status}: {detail}")

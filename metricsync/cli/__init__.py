@@ -14,6 +14,7 @@ import click
 
 from metricsync import __version__
 from metricsync.cli.plan import apply_command, plan_command
+from metricsync.cli.sandbox import sandbox_group
 from metricsync.cli.schema import schema_command
 from metricsync.cli.targets import targets_command
 from metricsync.cli.validate import validate_command
@@ -35,6 +36,7 @@ cli.add_command(plan_command)
 cli.add_command(apply_command)
 cli.add_command(schema_command)
 cli.add_command(targets_command)
+cli.add_command(sandbox_group)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any, ClassVar
 
 from metricsync.sandbox.http import Request, Response
 from metricsync.sandbox.store import Store
 
 Clock = Callable[[], float]  # epoch seconds; tests pass a fake one
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 
 
 class SandboxPlatform(ABC):
@@ -45,6 +47,11 @@ class SandboxPlatform(ABC):
     def describe_settings(self) -> dict[str, Any]:
         """Current value of every configurable choice, for `sandbox serve` and the docs."""
         return {}
+
+    def error_response(self, status: int, retry_after: int | None) -> Response:
+        """An injected 429/5xx answer; platforms override it to use their own error shape."""
+        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        return Response.json(status, {"message": _PHRASES.get(status, f"HTTP {status}")}, headers)
 
     def owns(self, path: str) -> bool:
         return path.startswith(self.prefixes)

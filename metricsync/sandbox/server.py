@@ -1,23 +1,40 @@
-"""Serves the sandbox app on a loopback port, one thread per connection, HTTP/1.1 keep-alive."""
+"""Serves the sandbox app on a loopback port, one thread per connection, HTTP/1.1 keep-alive.
+
+Faults are carried out on the socket: a delay holds the answer back, a drop closes the
+connection without writing a byte.
+"""
 
 from __future__ import annotations
 
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from metricsync.sandbox.app import SandboxApp
-from metricsync.sandbox.http import Request
+from metricsync.sandbox.http import Request, Response
 
 
-def _handler_for(app: SandboxApp) -> type[BaseHTTPRequestHandler]:
+def _handler_for(app: SandboxApp, stopping: threading.Event) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out as two writes
 
         def _serve(self) -> None:
+            outcome = app.serve(self._request())
+            # a stopping server gives up on held-back answers rather than keep threads asleep
+            if outcome.delay_s and stopping.wait(outcome.delay_s):
+                self.close_connection = True
+                return
+            if outcome.response is None:
+                self.close_connection = True
+                return
+            self._write(outcome.response)
+
+        def _request(self) -> Request:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            host, port = self.server.server_address[:2]
-            request = Request.build(
+            host, port = self.connection.getsockname()[:2]
+            return Request.build(
                 self.command,
                 self.path,
                 dict(self.headers.items()),
@@ -25,7 +42,8 @@ def _handler_for(app: SandboxApp) -> type[BaseHTTPRequestHandler]:
                 client=self.client_address[0],
                 base_url=f"http://{self.headers.get('Host') or f'{host}:{port}'}",
             )
-            response = app.handle(request)
+
+        def _write(self, response: Response) -> None:
             self.send_response(response.status)
             for name, value in response.headers.items():
                 self.send_header(name, value)
@@ -42,13 +60,24 @@ def _handler_for(app: SandboxApp) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # many clients connecting at once must not wait for SYN retries
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # a client that gave up (timeout, drop) leaves a broken socket: expected, not news
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class SandboxServer:
     """`with SandboxServer(app) as server:` serves on `server.url` until the block ends."""
 
     def __init__(self, app: SandboxApp, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
-        self.httpd = ThreadingHTTPServer((host, port), _handler_for(app))
-        self.httpd.daemon_threads = True
+        self._stopping = threading.Event()
+        self.httpd = _HTTPServer((host, port), _handler_for(app, self._stopping))
         self._thread: threading.Thread | None = None
 
     @property
@@ -57,11 +86,15 @@ class SandboxServer:
         return f"http://{host!s}:{port}"
 
     def start(self) -> SandboxServer:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # a short poll makes stop() return at once instead of after up to half a second
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

@@ -1,6 +1,13 @@
-"""Runs the sandbox inside the calling process as an httpx transport: no sockets, real cycles."""
+"""Runs the sandbox inside the calling process as an httpx transport: no sockets, real cycles.
+
+Faults reach the client as the errors a real connection gives: a dropped connection raises
+httpx.RemoteProtocolError, and a delay beyond the read timeout raises httpx.ReadTimeout at once
+instead of sleeping, so in-process tests of timeouts stay fast.
+"""
 
 from __future__ import annotations
+
+import time
 
 import httpx
 
@@ -19,5 +26,21 @@ class SandboxTransport(httpx.BaseTransport):
         sandbox_request = Request.build(
             request.method, target, dict(request.headers), request.read(), base_url=base
         )
-        response = self.app.handle(sandbox_request)
+        outcome = self.app.serve(sandbox_request)
+        if outcome.delay_s:
+            _wait(request, outcome.delay_s)
+        if outcome.response is None:
+            # the words httpcore uses when a server closes the connection without answering
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            )
+        response = outcome.response
         return httpx.Response(response.status, headers=response.headers, content=response.body)
+
+
+def _wait(request: httpx.Request, seconds: float) -> None:
+    timeouts = request.extensions.get("timeout") or {}
+    read_timeout = timeouts.get("read")
+    if read_timeout is not None and seconds >= read_timeout:
+        raise httpx.ReadTimeout("timed out", request=request)
+    time.sleep(seconds)
