@@ -225,6 +225,20 @@ class PostHog(SandboxPlatform):
         docs = self.metrics.in_project(int(project))
         return Response.json(200, sorted({tag for doc in docs for tag in doc["tags"]}))
 
+    def error_response(self, status: int, retry_after: int | None) -> Response:
+        """Injected faults in PostHog's error shape (§10): throttling, or a server error."""
+        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        if status == 429:
+            wait = retry_after if retry_after is not None else 1
+            detail = f"Request was throttled. Expected available in {wait} second"
+            detail += "." if wait == 1 else "s."
+            return PostHogError(
+                429, "throttled_error", "throttled", detail, headers=headers
+            ).response()
+        detail = "A server error occurred." if status >= 500 else "Injected error."
+        kind = "server_error" if status >= 500 else "invalid_request"
+        return PostHogError(status, kind, "error", detail, headers=headers).response()
+
     # -- request steps ------------------------------------------------------------------------
 
     def _serve(self, request: Request) -> Response:

@@ -126,6 +126,16 @@ class Statsig(SandboxPlatform):
 
     # -- the platform seam --------------------------------------------------------------------
 
+    def error_response(self, status: int, retry_after: int | None) -> Response:
+        """Injected faults in Statsig's error shape (§10): {"status", "message"}."""
+        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        message = (
+            "Too Many Requests"
+            if status == 429
+            else super().error_response(status, None).payload()["message"]
+        )
+        return StatsigError(status, message, headers=headers).response()
+
     def handle(self, request: Request) -> Response:
         try:
             key = self._authenticate(request)

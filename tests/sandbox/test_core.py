@@ -530,3 +530,27 @@ def test_embedded_with_bad_environment_is_a_config_error() -> None:
         ConfigError, match=r"^METRICSYNC_SANDBOX_LATENCY_MS must be an integer 0-60000, not '-1'$"
     ):
         EmbeddedSandbox.in_memory({"METRICSYNC_SANDBOX_LATENCY_MS": "-1"})
+
+
+def test_injected_faults_use_each_platform_error_shape(
+    sandbox_app: SandboxApp, sandbox_client: httpx.Client
+) -> None:
+    app = sandbox_app
+    app.faults.add("GET /console/v1/metrics/list=429x1,retry-after=2")
+    app.faults.add("GET /api/projects/1/experiment_saved_metrics/=503x1")
+    statsig = sandbox_client.get(
+        "/console/v1/metrics/list", headers={"STATSIG-API-KEY": "console-sandbox-key"}
+    )
+    assert (statsig.status_code, statsig.json(), statsig.headers["Retry-After"]) == (
+        429,
+        {"status": 429, "message": "Too Many Requests"},
+        "2",
+    )
+    posthog = sandbox_client.get(
+        "/api/projects/1/experiment_saved_metrics/",
+        headers={"Authorization": "Bearer phx_sandbox_personal_key"},
+    )
+    assert (posthog.status_code, posthog.json()) == (
+        503,
+        {"type": "server_error", "code": "error", "detail": "A server error occurred.", "attr": None},
+    )
