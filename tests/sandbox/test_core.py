@@ -552,5 +552,10 @@ def test_injected_faults_use_each_platform_error_shape(
     )
     assert (posthog.status_code, posthog.json()) == (
         503,
-        {"type": "server_error", "code": "error", "detail": "A server error occurred.", "attr": None},
+        {
+            "type": "server_error",
+            "code": "error",
+            "detail": "A server error occurred.",
+            "attr": None,
+        },
     )

@@ -13,6 +13,7 @@ import pytest
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.http import Request
 from metricsync.sandbox.posthog import PostHog
+from tests.sandbox.conftest import FakeClock
 
 AUTH = {"Authorization": "Bearer phx_sandbox_personal_key"}
 METRICS = "/api/projects/1/experiment_saved_metrics"
@@ -27,24 +28,6 @@ MEAN = {
     "conversion_window_unit": "day",
     "source": {"kind": "EventsNode", "event": "purchase", "math": "sum", "math_property": "amount"},
 }
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def sandbox_app(clock: FakeClock) -> SandboxApp:
-    return SandboxApp(clock=clock)
 
 
 @pytest.fixture

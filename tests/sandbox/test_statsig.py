@@ -12,28 +12,11 @@ import pytest
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.http import Request
 from metricsync.sandbox.statsig import Statsig
+from tests.sandbox.conftest import FakeClock
 
 KEY = {"STATSIG-API-KEY": "console-sandbox-key"}
 NOT_FOUND = {"status": 404, "message": "Not Found. The requested resource could not be found."}
 START = 1_720_000_000.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def sandbox_app(clock: FakeClock) -> SandboxApp:
-    return SandboxApp(clock=clock)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.platform import SandboxPlatform
+from tests.sandbox.conftest import FakeClock
 
 START = 1_772_361_000.0  # 2026-03-01T10:30:00Z
 BACKEND = "default:development.17930256c3203ce63cb09cee5dfc0c7fcc2a59ba7d0953d14c4c1989"
@@ -29,24 +30,6 @@ BAD_DATA = (
 )
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "sandbox" / "unleash.md"
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(START)
-
-
-@pytest.fixture
-def sandbox_app(clock: FakeClock) -> SandboxApp:
-    return SandboxApp(clock=clock)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.platform import SandboxPlatform
 from metricsync.sandbox.userflux_events import EVENT_NAMES
+from tests.sandbox.conftest import FakeClock
 
 START = 1_772_359_200.0  # 2026-03-01T10:00:00Z
 SECRET = "uf-sandbox-client-secret"
@@ -26,24 +27,6 @@ VENDOR_EXAMPLE = (
     "zZScgTElNSVQgMTA="
 )
 COUNT_PURCHASES = "SELECT COUNT(*) AS purchases FROM eventsTable WHERE name = 'purchase'"
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(START)
-
-
-@pytest.fixture
-def sandbox_app(clock: FakeClock) -> SandboxApp:
-    return SandboxApp(clock=clock)
 
 
 @pytest.fixture
