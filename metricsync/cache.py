@@ -1,7 +1,7 @@
 """A content-addressed cache of per-file validation results under .metricsync/cache/.
 
 An entry is used only when the file's bytes hash to the same digest and the cache was written by
-the same metricsync version with the same schemas, so it can never serve a stale result.
+the same metricsync version, schemas and validation code, so it can never serve a stale result.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metricsync import __version__, schema
 from metricsync.problems import Problem
 
 Valid = tuple[int, int, Any]  # document index, line, data
+# The modules whose code decides a file's result: a change to any of them empties the cache.
+CODE = ("cache.py", "documents.py", "problems.py", "schema.py", "validation.py")
 
 
 @dataclass
@@ -26,50 +27,91 @@ class FileResult:
     valid: list[Valid] = field(default_factory=list)
 
 
+def cache_key() -> str:
+    """Names everything besides a file's bytes that its result depends on."""
+    from metricsync import __version__, schema
+
+    hasher = hashlib.blake2b(digest_size=16)
+    package = Path(__file__).parent
+    for name in CODE:
+        try:
+            hasher.update((package / name).read_bytes())
+        except OSError:  # installed without sources: the version still tells releases apart
+            hasher.update(name.encode())
+    return f"{__version__}:{schema.digest()}:{hasher.hexdigest()}"
+
+
 class ValidationCache:
+    """Results by file path; entries are read on first use and pruned when their file is gone."""
+
     def __init__(self, directory: Path) -> None:
         self.path = directory / "validate.json"
-        self.key = f"{__version__}:{schema.digest()}"
-        self._entries: dict[str, Any] = self._read()
+        self._entries: dict[str, list[Any]] | None = None
+        self._digests: dict[str, str] = {}  # computed by lookup, reused by store
         self._dirty = False
+        self._key: str | None = None
 
-    def lookup(self, file: str, source: bytes) -> FileResult | None:
-        entry = self._entries.get(file)
-        if entry is None or entry["digest"] != _digest(source):
+    @property
+    def key(self) -> str:
+        if self._key is None:
+            self._key = cache_key()
+        return self._key
+
+    def lookup(self, key: str, file: str, source: bytes) -> FileResult | None:
+        """The stored result for `key` if its bytes are unchanged; problems name `file`."""
+        digest = self._digests[key] = _digest(source)
+        entry = self._load().get(key)
+        if entry is None or entry[0] != digest:
             return None
-        return FileResult(
-            problems=[Problem(**p) for p in entry["problems"]],
-            valid=[(i, line, data) for i, line, data in entry["valid"]],
-        )
+        try:
+            problems = [Problem(file, *fields) for fields in entry[1]]
+            return FileResult(problems, [(i, line, data) for i, line, data in entry[2]])
+        except (TypeError, ValueError):  # an entry of another shape: validate the file afresh
+            return None
 
-    def store(self, file: str, source: bytes, result: FileResult) -> None:
-        self._entries[file] = {
-            "digest": _digest(source),
-            "problems": [p.__dict__ for p in result.problems],
-            "valid": [list(v) for v in result.valid],
-        }
+    def store(self, key: str, source: bytes, result: FileResult) -> None:
+        digest = self._digests.get(key) or _digest(source)
+        problems = [[p.line, p.column, p.message, p.pointer, p.severity] for p in result.problems]
+        self._load()[key] = [digest, problems, [list(v) for v in result.valid]]
         self._dirty = True
 
     def save(self) -> None:
-        """Writes the cache atomically; a read-only project simply goes without."""
-        if not self._dirty:
+        """Writes the cache atomically, without entries of deleted files; a read-only project
+        simply goes without."""
+        entries = self._load()
+        gone = [key for key in entries if key not in self._digests and not os.path.exists(key)]
+        for key in gone:
+            del entries[key]
+        if not (self._dirty or gone):
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump({"key": self.key, "files": self._entries}, out, separators=(",", ":"))
-            os.replace(temporary, self.path)
         except OSError:
+            return
+        try:
+            # dumps, not dump: only a one-shot encode runs in C (dump is 10x slower here).
+            text = json.dumps({"key": self.key, "files": entries}, separators=(",", ":"))
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(temporary, self.path)
+        except (OSError, ValueError):
+            Path(temporary).unlink(missing_ok=True)
             return
         self._dirty = False
 
-    def _read(self) -> dict[str, Any]:
+    def _load(self) -> dict[str, list[Any]]:
+        if self._entries is None:
+            self._entries = self._read()
+        return self._entries
+
+    def _read(self) -> dict[str, list[Any]]:
         try:
             document = json.loads(self.path.read_bytes())
         except (OSError, ValueError):
             return {}
         if not isinstance(document, dict) or document.get("key") != self.key:
+            self._dirty = True  # written by another version: replace it even if nothing changes
             return {}
         files = document.get("files")
         return files if isinstance(files, dict) else {}

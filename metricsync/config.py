@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from metricsync import schema
-from metricsync.documents import load_file, problem_at
+from metricsync.documents import Locator, load_file, problem_at
 from metricsync.errors import ConfigError, UsageError
 from metricsync.platforms import PLATFORMS
 from metricsync.problems import Problem
@@ -94,17 +95,15 @@ def read_config(path: Path) -> tuple[Config | None, list[Problem]]:
     if len(documents) != 1 or not isinstance(documents[0].data, dict):
         return None, [Problem(file, 1, 1, "the config must be one YAML mapping (version, targets)")]
     document = documents[0]
-    for error in schema.validator(CONFIG_SCHEMA).errors(document.data):
-        problems.append(
-            problem_at(source, document, error.path, error.message, at_key=error.at_key)
-        )
+    errors = schema.validator(CONFIG_SCHEMA).errors(document.data)
+    found = [(e.path, e.message, e.at_key) for e in errors]
+    found += [(where, message, False) for where, message in _value_rules(document.data)]
+    root = path.resolve().parent
+    found += [(where, message, False) for where, message in _folder_rules(root, document.data)]
+    locator = Locator(source)
+    problems = [problem_at(locator, document, p, m, at_key=k) for p, m, k in found]
     if problems:
-        return None, problems
-    problems += [
-        problem_at(source, document, where, message) for where, message in _url_rules(document.data)
-    ]
-    if problems:
-        return None, problems
+        return None, sorted(problems)
     return _build(path.resolve(), document.data), []
 
 
@@ -118,15 +117,61 @@ def load_config(path: Path) -> Config:
     return config
 
 
-def _url_rules(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
-    found: list[tuple[tuple[str | int, ...], str]] = []
-    for name, target in data["targets"].items():
-        key = PLATFORMS[target["provider"]].endpoint_key
-        url = target.get(key)
-        if isinstance(url, str) and not _secure_enough(url):
+Where = tuple[str | int, ...]
+
+
+def _targets(data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    targets = data.get("targets")
+    for name, target in targets.items() if isinstance(targets, dict) else ():
+        if isinstance(target, dict):
+            yield name, target
+
+
+def _value_rules(data: dict[str, Any]) -> Iterator[tuple[Where, str]]:
+    """Rules on values the schema lets through: plain http, secrets written into other keys."""
+    for name, target in _targets(data):
+        platform = PLATFORMS.get(str(target.get("provider")))
+        url = target.get(platform.endpoint_key) if platform else None
+        if platform and isinstance(url, str) and not _secure_enough(url):
             message = f"plain http:// is refused for {urlsplit(url).hostname!r}; use https://"
-            found.append((("targets", name, key), message + " (http is allowed for loopback only)"))
-    return found
+            yield ("targets", name, platform.endpoint_key), message + " (http is for loopback only)"
+        secrets = platform.secrets if platform else ()
+        for key, value in target.items():
+            what = _secret_looking(value) if key not in secrets else None
+            if what:
+                yield ("targets", name, key), f"{what}; {SECRET_ADVICE}"
+
+
+SECRET_ADVICE = "put secrets in environment variables and write env:NAME here"
+_SECRET_SHAPES = (
+    (re.compile(r"^(?:console|secret|client)-[A-Za-z0-9]{16,}$"), "this looks like a Statsig key"),
+    (re.compile(r"^ph[xc]_[A-Za-z0-9]{20,}$"), "this looks like a PostHog key"),
+    (re.compile(r"^[*\w-]+:[\w-]+\.[0-9a-f]{32,}$"), "this looks like an Unleash token"),
+    (re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@"), "this URL holds a password"),
+)
+
+
+def _secret_looking(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return next((what for shape, what in _SECRET_SHAPES if shape.search(value)), None)
+
+
+def _folder_rules(root: Path, data: dict[str, Any]) -> Iterator[tuple[Where, str]]:
+    """One target's folders must not overlap: their common files would be read twice."""
+    for name, target in _targets(data):
+        folders = target.get("definitions")
+        seen: list[tuple[Path, str]] = []
+        for i, folder in enumerate(folders if isinstance(folders, list) else ()):
+            if not isinstance(folder, str):
+                continue
+            here = (root / folder).resolve()
+            for there, other in seen:
+                if here == there or there in here.parents or here in there.parents:
+                    overlap = f"definitions folders {other!r} and {folder!r} overlap"
+                    yield ("targets", name, "definitions", i), f"{overlap}; keep one of them"
+                    break
+            seen.append((here, folder))
 
 
 def _secure_enough(url: str) -> bool:

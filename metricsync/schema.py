@@ -68,12 +68,23 @@ class Validator:
         self._fast = jsonschema_rs.validator_for(schema)
 
     def is_valid(self, instance: Any) -> bool:
-        return bool(self._fast.is_valid(instance))
+        try:
+            return bool(self._fast.is_valid(instance))
+        except (TypeError, ValueError, OverflowError):  # a value Rust cannot hold: explain it
+            return False
 
     def errors(self, instance: Any) -> list[SchemaError]:
         if self.is_valid(instance):
             return []
-        return explain(self.schema, instance)
+        return explain(self.schema, instance) or self._fast_errors(instance)
+
+    def _fast_errors(self, instance: Any) -> list[SchemaError]:
+        """The screen's own words, for the rare case where the two validators disagree."""
+        try:
+            errors = list(self._fast.iter_errors(instance))
+        except (TypeError, ValueError, OverflowError) as exc:
+            return [SchemaError((), f"the document cannot be checked: {exc}")]
+        return [SchemaError(tuple(e.instance_path), e.message) for e in errors]
 
 
 @functools.cache
@@ -96,17 +107,36 @@ def explain(schema: dict[str, Any], instance: Any) -> list[SchemaError]:
 def _describe(error: ValidationError) -> list[SchemaError]:
     path: Path = tuple(error.absolute_path)
     custom = error.schema.get("errorMessage") if isinstance(error.schema, dict) else None
-    keyword = error.validator
+    keyword, instance, value = (
+        error.validator,
+        _known(error.instance),
+        _known(error.validator_value),
+    )
+    if list(error.relative_schema_path)[-2:-1] == ["propertyNames"]:
+        message = str(custom) if custom else f"{instance!r} is not an allowed name"
+        return [SchemaError((*path, instance), message, True)]
     if keyword in ("additionalProperties", "unevaluatedProperties"):
         extras = _unexpected(error)
         return [SchemaError((*path, key), f"unknown field {key!r}", True) for key in extras]
     if custom:
         return [SchemaError(path, str(custom), keyword == "not")]
+    if keyword == "dependentRequired":
+        return _dependencies(path, instance, value)
     if keyword in ("anyOf", "oneOf") and error.context:
         from jsonschema.exceptions import best_match
 
         return _describe(best_match(error.context))
     return [SchemaError(path, _message(error))]
+
+
+def _dependencies(path: Path, instance: Any, required: dict[str, list[str]]) -> list[SchemaError]:
+    return [
+        SchemaError((*path, key), f"{key} is set but {dependency} is missing", True)
+        for key, dependencies in required.items()
+        if key in instance
+        for dependency in dependencies
+        if dependency not in instance
+    ]
 
 
 def _unexpected(error: ValidationError) -> list[str]:
@@ -116,7 +146,7 @@ def _unexpected(error: ValidationError) -> list[str]:
     if error.validator == "unevaluatedProperties":
         # Which keys other subschemas evaluated is known only to the validator; it names them.
         quoted = _UNEXPECTED.search(error.message)
-        return re.findall(r"'((?:[^'\\]|\\.)*)'", quoted.group(1)) if quoted else []
+        return [k for k in instance if quoted and repr(k) in quoted.group(1)]
     known = set(schema.get("properties", {}))
     patterns = list(schema.get("patternProperties", {}))
     return [k for k in instance if k not in known and not any(re.search(p, k) for p in patterns)]
@@ -125,23 +155,75 @@ def _unexpected(error: ValidationError) -> list[str]:
 _UNEXPECTED = re.compile(r"\((.*) (?:was|were) unexpected\)")
 
 
+def _known(value: Any) -> Any:
+    """jsonschema types its error fields as possibly unset; those read here are always set."""
+    return value
+
+
 def _message(error: ValidationError) -> str:
-    keyword, instance = error.validator, error.instance
-    value: Any = error.validator_value
-    name = f"{error.absolute_path[-1]!r}" if error.absolute_path else "the document"
+    keyword, instance, value = (
+        error.validator,
+        _known(error.instance),
+        _known(error.validator_value),
+    )
+    name = _name(error.absolute_path)
     if keyword == "required":
         missing = [k for k in value if isinstance(instance, dict) and k not in instance]
         return f"missing required field {missing[0]!r}" if missing else error.message
-    if keyword == "enum":
-        return f"{name} must be one of: {', '.join(json.dumps(v) for v in value)}; got {instance!r}"
-    if keyword == "const":
-        return f"{name} must be {json.dumps(value)}; got {instance!r}"
+    if keyword in ("enum", "const"):
+        wanted = value if keyword == "enum" else [value]
+        choices = ", ".join(json.dumps(v) for v in wanted)
+        return f"{name} must be {'one of: ' * (keyword == 'enum')}{choices}; got {_show(instance)}"
     if keyword == "type":
         wanted = value if isinstance(value, str) else " or ".join(value)
-        return f"{name} must be of type {wanted}; got {_type_name(instance)} {instance!r}"
+        return f"{name} must be of type {wanted}; got {_type_name(instance)} {_show(instance)}"
     if keyword == "pattern":
-        return f"{name} does not match the pattern {value}: {instance!r}"
-    return f"{name}: {error.message}"
+        return f"{name} does not match the pattern {value}: {_show(instance)}"
+    return f"{name} {_BOUNDS[keyword](value, instance)}" if keyword in _BOUNDS else error.message
+
+
+def _name(path: Any) -> str:
+    """The field an error is about, as a user reads it: 'values[0]', 'bucket', the document."""
+    parts = list(path)
+    keys = [i for i, part in enumerate(parts) if isinstance(part, str)]
+    if not parts:
+        return "the document"
+    start = keys[-1] if keys else len(parts)
+    head = str(parts[start]) if keys else "item"
+    return repr(head + "".join(f"[{part}]" for part in parts[start + 1 :]))
+
+
+def _at_least(value: int, nouns: str, have: str) -> str:
+    return "must not be empty" if value == 1 else f"needs at least {value} {nouns}; {have}"
+
+
+_BOUNDS: dict[str, Any] = {
+    "minimum": lambda v, i: f"must be at least {v}; got {_show(i)}",
+    "maximum": lambda v, i: f"must be at most {v}; got {_show(i)}",
+    "exclusiveMinimum": lambda v, i: f"must be greater than {v}; got {_show(i)}",
+    "exclusiveMaximum": lambda v, i: f"must be less than {v}; got {_show(i)}",
+    "minLength": lambda v, i: _at_least(v, "characters", f"got {_show(i)}"),
+    "maxLength": lambda v, i: f"has {len(i)} characters; at most {v} are allowed",
+    "minItems": lambda v, i: _at_least(v, "items", f"it has {len(i)}"),
+    "maxItems": lambda v, i: f"has {len(i)} items; at most {v} are allowed",
+    "minProperties": lambda v, i: _at_least(v, "entries", f"it has {len(i)}"),
+    "uniqueItems": lambda v, i: f"lists {_show(_repeated(i))} more than once",
+    "not": lambda v, i: "is not allowed here",
+}
+
+
+def _repeated(items: list[Any]) -> Any:
+    seen: list[Any] = []
+    for item in items:
+        if item in seen:
+            return item
+        seen.append(item)
+    return items[0]
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _type_name(instance: Any) -> str:

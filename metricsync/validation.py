@@ -6,8 +6,10 @@ schema problems) come from `ValidationCache` when the file's bytes are unchanged
 
 from __future__ import annotations
 
+import gc
+import os
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,12 +19,15 @@ from metricsync.bulk import paused_gc
 from metricsync.cache import FileResult, ValidationCache
 from metricsync.config import Config, Target, display_path, read_config
 from metricsync.definitions import Definition, from_document
-from metricsync.documents import load_file, locate
+from metricsync.documents import Locator, load_file, problem_at
 from metricsync.platforms import KINDS, PLATFORM_OF_KIND
 from metricsync.platforms.base import Finding
 from metricsync.problems import Problem, pointer_of
 
 SUFFIXES = (".yaml", ".yml")
+_CHUNK = 1 << 16
+FREEZE_FROM = 1_000  # files; below this a collection costs less than a frozen heap's side effects
+NOT_A_MAPPING = "a definition must be a mapping with kind, name and spec"
 
 
 @dataclass
@@ -46,6 +51,19 @@ class Validation:
         ]
 
 
+@dataclass
+class _Sources:
+    """Each file's bytes, and a locator for the few that a cross-file problem points into."""
+
+    data: dict[str, bytes] = field(default_factory=dict)
+    locators: dict[str, Locator] = field(default_factory=dict)
+
+    def locator(self, file: str) -> Locator:
+        if file not in self.locators:
+            self.locators[file] = Locator(self.data[file])
+        return self.locators[file]
+
+
 def validate_project(
     config_path: Path, targets: Sequence[str] = (), cache: ValidationCache | None = None
 ) -> Validation:
@@ -54,110 +72,158 @@ def validate_project(
         return Validation(None, problems)
     validation = Validation(config, problems)
     selected = config.select(targets)
-    folders = {folder: _folder_files(config, folder) for t in selected for folder in t.definitions}
-    for folder, files in folders.items():
-        if files is None:
-            validation.problems.append(_missing_folder(config, folder))
-    sources: dict[str, bytes] = {}
-    with paused_gc():
-        for folder, files in folders.items():
-            validation.definitions[folder] = _load_folder(files or [], cache, validation, sources)
-    if cache is not None:
-        cache.save()
-    for folder, definitions in validation.definitions.items():
-        users = [t for t in selected if folder in t.definitions]
-        findings = list(_folder_findings(definitions, users))
-        validation.problems += [_problem(f, sources) for f in findings]
+    sources = _Sources()
+    with paused_gc():  # bulk parsing: collections would only walk what is still being built
+        for folder in dict.fromkeys(f for t in selected for f in t.definitions):
+            found = _load_folder(config, folder, cache, validation, sources)
+            validation.definitions[folder] = found
+        if cache is not None:
+            cache.save()
+        findings = list(_placement(config, validation.definitions))
+        findings += _target_findings(selected, validation)
+        if validation.files >= FREEZE_FROM:
+            # The definitions (acyclic, freed by reference counting) live as long as the command:
+            # freezing them spares every later collection a walk over them (0.2 s at 10,000).
+            gc.freeze()
+    # Targets sharing folders may find the same problem twice; it is reported once.
+    validation.problems += list(dict.fromkeys(_problem(f, sources) for f in findings))
     validation.problems.sort(key=lambda p: (p.file, p.line, p.column, p.message))
     return validation
 
 
-def _folder_files(config: Config, folder: str) -> list[Path] | None:
-    root = config.folder(folder)
-    if not root.is_dir():
-        return None
-    return sorted(p for p in root.rglob("*") if p.suffix in SUFFIXES and p.is_file())
-
-
-def _missing_folder(config: Config, folder: str) -> Problem:
-    source = config.path.read_bytes()
-    for name, target in config.targets.items():
-        if folder in target.definitions:
-            path = ("targets", name, "definitions", target.definitions.index(folder))
-            line, column = locate(source, 0, path)
-            message = f"definitions folder {folder!r} does not exist"
-            return Problem(display_path(config.path), line, column, message, pointer_of(path))
-    raise AssertionError(folder)
-
-
 def _load_folder(
-    files: list[Path],
+    config: Config,
+    folder: str,
     cache: ValidationCache | None,
     validation: Validation,
-    sources: dict[str, bytes],
+    sources: _Sources,
 ) -> list[Definition]:
-    definitions = []
-    for path in files:
-        file, source = display_path(path), path.read_bytes()
-        sources[file] = source
-        result = cache.lookup(file, source) if cache else None
-        if result is None:
-            result = check_file(file, source)
-            if cache:
-                cache.store(file, source, result)
+    root = config.folder(folder)
+    if not root.is_dir():
+        validation.problems.append(_missing_folder(config, folder, root.exists()))
+        return []
+    try:
+        files = sorted(_yaml_files(str(root), ()))
+    except OSError as exc:
+        validation.problems.append(_missing_folder(config, folder, True, exc.strerror))
+        return []
+    shown = display_path(root)
+    prefix = "" if shown == "." else shown + os.sep
+    definitions: list[Definition] = []
+    for parts, path in files:
+        file = prefix + os.sep.join(parts)
+        result = _file_result(path, file, cache, sources)
         validation.files += 1
         validation.problems += result.problems
         definitions += [from_document(data, file, i, line) for i, line, data in result.valid]
     return definitions
 
 
+def _yaml_files(directory: str, parts: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(path parts below the folder, path) of every YAML file; symlinked folders are not entered."""
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _yaml_files(entry.path, (*parts, entry.name))
+            elif entry.name.endswith(SUFFIXES) and entry.is_file():
+                yield (*parts, entry.name), entry.path
+
+
+def _file_result(
+    path: str, file: str, cache: ValidationCache | None, sources: _Sources
+) -> FileResult:
+    try:
+        source = read_bytes(path)
+    except OSError as exc:
+        return FileResult(problems=[Problem(file, 1, 1, f"cannot read the file: {exc.strerror}")])
+    sources.data[file] = source
+    result = cache.lookup(path, file, source) if cache is not None else None
+    if result is None:
+        result = check_file(file, source)
+        if cache is not None:
+            cache.store(path, source, result)
+    return result
+
+
+def read_bytes(path: str) -> bytes:
+    """A file's bytes through plain system calls: half the cost of `open().read()` per file."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        chunks = [os.read(descriptor, _CHUNK)]
+        while len(chunks[-1]) == _CHUNK:
+            chunks.append(os.read(descriptor, _CHUNK))
+    finally:
+        os.close(descriptor)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 def check_file(file: str, source: bytes) -> FileResult:
     """Parses one file and checks each document against its kind's schema."""
     loaded = load_file(file, source)
     result = FileResult(problems=list(loaded.problems))
+    locator = Locator(source)  # composes the file again only if a document has errors
     for document in loaded.documents:
         if document.data is None:
             continue
-        errors = list(_document_errors(document.data))
-        for path, message, at_key in errors:
-            line, column = locate(source, document.index, path, at_key=at_key)
-            result.problems.append(Problem(file, line, column, message, pointer_of(path)))
+        errors = _document_errors(document.data)
+        result.problems += [
+            problem_at(locator, document, e.path, e.message, at_key=e.at_key) for e in errors
+        ]
         if not errors:
             result.valid.append((document.index, document.line, document.data))
     return result
 
 
-def _document_errors(data: Any) -> Iterator[tuple[tuple[str | int, ...], str, bool]]:
+def _document_errors(data: Any) -> list[schema.SchemaError]:
     if not isinstance(data, dict):
-        yield (), "a definition must be a mapping with kind, name and spec", False
-        return
+        return [schema.SchemaError((), NOT_A_MAPPING)]
     kind = data.get("kind")
-    if kind not in KINDS:
-        known = ", ".join(KINDS)
+    if not isinstance(kind, str) or kind not in KINDS:
         what = "missing kind" if kind is None else f"unknown kind {kind!r}"
-        yield ("kind",) if "kind" in data else (), f"{what}; expected one of: {known}", False
-        return
-    for error in schema.validator(KINDS[str(kind)].schema).errors(data):
-        yield error.path, error.message, error.at_key
+        message = f"{what}; expected one of: {', '.join(KINDS)}"
+        return [schema.SchemaError(("kind",) if "kind" in data else (), message)]
+    return schema.validator(KINDS[kind].schema).errors(data)
 
 
-def _folder_findings(definitions: list[Definition], users: list[Target]) -> Iterator[Finding]:
-    for target in users:
-        for d in definitions:
-            platform = PLATFORM_OF_KIND[d.kind]
-            if platform.name != target.provider:
-                yield Finding(
-                    d,
-                    ("kind",),
-                    f"kind {d.kind} cannot be used by target {target.name!r} "
-                    f"(provider {target.provider}); keep it in a {platform.name} target's folder",
+def _missing_folder(config: Config, folder: str, exists: bool, why: str | None = None) -> Problem:
+    source = config.path.read_bytes()
+    loaded = load_file(display_path(config.path), source)
+    document = next(d for d in loaded.documents if d.data is not None)
+    name = next(n for n, t in config.targets.items() if folder in t.definitions)
+    path = ("targets", name, "definitions", config.targets[name].definitions.index(folder))
+    state = f"cannot be read: {why}" if why else "is not a folder" if exists else "does not exist"
+    return problem_at(source, document, path, f"definitions folder {folder!r} {state}")
+
+
+def _placement(config: Config, definitions: dict[str, list[Definition]]) -> Iterator[Finding]:
+    """A definition in a folder that no target of its platform reads would be silently skipped."""
+    for folder, found in definitions.items():
+        users = [t for t in config.targets.values() if folder in t.definitions]
+        providers = {t.provider for t in users}
+        readers = ", ".join(f"{t.name!r} ({t.provider})" for t in users)
+        readers = f"target{'s' * (len(users) != 1)} {readers}"
+        for d in found:
+            platform = PLATFORM_OF_KIND[d.kind].name
+            if platform not in providers:
+                message = (
+                    f"{d.kind} would be ignored: folder {folder!r} is read only by {readers}; "
+                    f"move it to a {platform} target's folder"
                 )
-    by_kind: dict[str, list[Definition]] = defaultdict(list)
-    for d in definitions:
-        by_kind[d.kind].append(d)
-    for kind_name, group in by_kind.items():
-        yield from _identity_rules(group, KINDS[kind_name].casefold_names)
-        yield from KINDS[kind_name].rules(group)
+                yield Finding(d, ("kind",), message)
+
+
+def _target_findings(targets: Iterable[Target], validation: Validation) -> list[Finding]:
+    """Identity and platform rules over each target's definitions (once per set of folders)."""
+    groups = {(t.provider, t.definitions): t for t in targets}
+    findings: list[Finding] = []
+    for target in groups.values():
+        by_kind: dict[str, list[Definition]] = defaultdict(list)
+        for d in validation.for_target(target):
+            by_kind[d.kind].append(d)
+        for kind_name, group in by_kind.items():
+            findings += _identity_rules(group, KINDS[kind_name].casefold_names)
+            findings += KINDS[kind_name].rules(group)
+    return findings
 
 
 def _identity_rules(group: list[Definition], casefold: bool) -> Iterator[Finding]:
@@ -168,7 +234,10 @@ def _identity_rules(group: list[Definition], casefold: bool) -> Iterator[Finding
     for d in group:
         if key(d.name) in first:
             other = first[key(d.name)]
-            message = f"duplicate name {d.name!r} for {d.kind}; first defined at {other.where}"
+            case = "" if other.name == d.name else f" (as {other.name!r}; case is ignored)"
+            message = (
+                f"duplicate name {d.name!r} for {d.kind}{case}; first defined at {other.where}"
+            )
             yield Finding(d, ("name",), message)
         else:
             first[key(d.name)] = d
@@ -180,8 +249,9 @@ def _identity_rules(group: list[Definition], casefold: bool) -> Iterator[Finding
                 yield Finding(d, ("lifecycle", "renamed_from", i), message)
 
 
-def _problem(finding: Finding, sources: dict[str, bytes]) -> Problem:
+def _problem(finding: Finding, sources: _Sources) -> Problem:
     d = finding.definition
-    line, column = locate(sources[d.file], d.index, finding.path, at_key=finding.at_key)
+    locator = sources.locator(d.file)
+    line, column = locator.position(d.index, finding.path, at_key=finding.at_key)
     pointer = pointer_of(finding.path)
     return Problem(d.file, line, column, finding.message, pointer, finding.severity)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -23,12 +22,23 @@ def targets_command(config_path: Path, targets: tuple[str, ...], output_format: 
 
     selected = load_config(config_path).select(targets)
     if output_format == "json":
+        import json
+
         include = [
             {"target": t.name, "provider": t.provider, "definitions": list(t.definitions)}
             for t in selected
         ]
         click.echo(json.dumps({"target": [t.name for t in selected], "include": include}))
         return
-    width = max((len(t.name) for t in selected), default=0)
-    for t in selected:
-        click.echo(f"{t.name:<{width}}  {t.provider:<8}  {t.endpoint}  {', '.join(t.definitions)}")
+    rows = [(t.name, t.provider, t.endpoint, ", ".join(t.definitions)) for t in selected]
+    click.echo(_table(rows), nl=False)
+
+
+def _table(rows: list[tuple[str, str, str, str]]) -> str:
+    """Columns padded to their widest cell; the last one, a list of folders, is left ragged."""
+    widths = [max(len(row[i]) for row in rows) for i in range(3)] if rows else []
+    lines = [
+        "  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[3]])
+        for row in rows
+    ]
+    return "".join(line + "\n" for line in lines)

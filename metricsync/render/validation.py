@@ -21,11 +21,16 @@ def render(result: Validation, output_format: str) -> str:
 def _summary(result: Validation) -> str:
     errors = sum(1 for p in result.problems if p.severity == "error")
     warnings = len(result.problems) - errors
-    definitions = sum(len(group) for group in result.definitions.values())
-    counts = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
-    checked = f"{definitions} definition{'s' * (definitions != 1)} in {result.files} files"
+    counts = f"{_count(errors, 'error')}, {_count(warnings, 'warning')}"
     verdict = "valid" if result.ok else "invalid"
-    return f"{verdict}: {counts} ({checked})"
+    if result.config is None:
+        return f"{verdict}: {counts} (definitions are checked once the config is valid)"
+    definitions = _count(sum(len(group) for group in result.definitions.values()), "definition")
+    return f"{verdict}: {counts} ({definitions} in {_count(result.files, 'file')})"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
 
 
 def _json(result: Validation) -> str:

@@ -43,8 +43,8 @@ def _query_shape(d: Definition) -> Iterator[Finding]:
 
 def _threshold(d: Definition) -> Iterator[Finding]:
     query: Mapping[str, Any] = d.spec.get("query") or {}
-    if query.get("metric_type") != "mean" or "threshold" not in query:
-        return
+    if query.get("metric_type") != "mean" or query.get("threshold") is None:
+        return  # null is how the API says "no threshold"
     where = (*QUERY, "threshold")
     math = (query.get("source") or {}).get("math")
     if math not in ("sum", "total"):
@@ -52,7 +52,7 @@ def _threshold(d: Definition) -> Iterator[Finding]:
     if not isinstance(query["threshold"], int | float) or query["threshold"] <= 0:
         yield Finding(d, where, "threshold must be greater than 0")
     for bound in ("lower_bound_percentile", "upper_bound_percentile"):
-        if bound in query:
+        if query.get(bound) is not None:
             yield Finding(d, (*QUERY, bound), f"{bound} cannot be combined with threshold")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from metricsync.definitions import Definition
 from metricsync.platforms.base import Finding
 
+Identity = tuple[Any, Any]  # (name, type): how Statsig names a metric, `name::type`
 NAME = re.compile(r"^[a-zA-Z0-9_.\-()/ %:]*$")
 EVENT_TYPES = frozenset({"sum", "mean", "event_count_custom", "ratio"})
 FUNNEL_STEP_TYPES = {
@@ -138,49 +139,47 @@ def _components(d: Definition, known: set[tuple[str, Any]]) -> Iterator[Finding]
             yield Finding(
                 d,
                 ("spec", "metricComponentMetrics", i),
-                f"component {identity[0]!r} ({identity[1]}) is not defined in this folder; "
-                "it is checked against the live project at plan time",
+                f"component {identity[0]!r} ({identity[1]}) is not among this target's "
+                "definitions; it is checked against the live project at plan time",
                 severity="warning",
             )
 
 
 def _cycles(definitions: Sequence[Definition]) -> Iterable[Finding]:
-    graph = {
-        (d.name, d.spec.get("type")): [
-            (c.get("name"), c.get("type")) for c in d.spec.get("metricComponentMetrics") or []
-        ]
-        for d in definitions
-    }
+    """One finding per cycle of composite metrics, on the first metric of the cycle."""
     by_identity = {(d.name, d.spec.get("type")): d for d in definitions}
-    reported: set[tuple[str, Any]] = set()
+    graph = {
+        identity: [
+            (c.get("name"), c.get("type"))
+            for c in d.spec.get("metricComponentMetrics") or []
+            if (c.get("name"), c.get("type")) in by_identity
+            and (c.get("name"), c.get("type")) != identity  # reported as including itself
+        ]
+        for identity, d in by_identity.items()
+    }
+    for cycle in _find_cycles(graph):
+        names = " -> ".join(name for name, _ in [*cycle, cycle[0]])
+        yield Finding(
+            by_identity[cycle[0]],
+            ("spec", "metricComponentMetrics"),
+            f"composite metrics form a cycle: {names}",
+        )
+
+
+def _find_cycles(graph: dict[Identity, list[Identity]]) -> Iterator[list[Identity]]:
+    """Depth-first search that visits each metric once, without recursion (chains may be long)."""
+    done: set[Identity] = set()
     for start in graph:
-        cycle = _cycle_from(start, graph)
-        if cycle and not reported & set(cycle):
-            reported.update(cycle)
-            names = " -> ".join(name for name, _ in [*cycle, cycle[0]])
-            yield Finding(
-                by_identity[cycle[0]],
-                ("spec", "metricComponentMetrics"),
-                f"composite metrics form a cycle: {names}",
-            )
-
-
-def _cycle_from(
-    start: tuple[str, Any], graph: dict[tuple[str, Any], list[tuple[str, Any]]]
-) -> list[tuple[str, Any]]:
-    path: list[tuple[str, Any]] = []
-
-    def visit(node: tuple[str, Any]) -> list[tuple[str, Any]]:
-        if node in path:
-            return path[path.index(node) :]
-        if node not in graph:
-            return []
-        path.append(node)
-        for child in graph[node]:
-            found = visit(child)
-            if found:
-                return found
-        path.pop()
-        return []
-
-    return visit(start) if start in graph else []
+        if start in done:
+            continue
+        path, stack = [start], [iter(graph[start])]
+        while stack:
+            child = next(stack[-1], None)
+            if child is None:
+                done.add(path.pop())
+                stack.pop()
+            elif child in path:
+                yield path[path.index(child) :]
+            elif child not in done:
+                path.append(child)
+                stack.append(iter(graph[child]))

@@ -20,7 +20,7 @@ def timestamp(value: Any) -> datetime | None:
         return datetime.fromtimestamp(value / 1000, UTC)
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))  # RFC 3339 t, z
         except ValueError:
             return None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

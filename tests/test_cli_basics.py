@@ -1,0 +1,109 @@
+"""The offline commands beside validate: `schema` and `targets`, and the shipped schemas as
+package resources."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from metricsync import schema
+from metricsync.cli import run
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS = ROOT / "metricsync" / "schemas"
+FILES = [
+    "config.schema.json",
+    "posthog/saved_metric.schema.json",
+    "statsig/metric.schema.json",
+    "unleash/usage.schema.json",
+    "userflux/query.schema.json",
+]
+
+
+def test_the_package_reads_its_schemas_through_importlib_resources() -> None:
+    assert schema.resource_names() == FILES
+    for name in FILES:
+        assert schema.text(name) == (SCHEMAS / name).read_text(encoding="utf-8")
+
+
+def test_schema_prints_one_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["schema", "statsig/metric"]) == 0
+    assert capsys.readouterr().out == (SCHEMAS / "statsig" / "metric.schema.json").read_text()
+    assert run(["schema", "config"]) == 0
+    assert json.loads(capsys.readouterr().out)["title"].startswith("metricsync project config")
+
+
+def test_schema_out_dir_writes_all_five_as_shipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["schema", "--out-dir", str(tmp_path / "schemas")]) == 0
+    written = sorted(str(p.relative_to(tmp_path / "schemas")) for p in tmp_path.rglob("*.json"))
+    assert written == FILES
+    for name in FILES:
+        assert (tmp_path / "schemas" / name).read_bytes() == (SCHEMAS / name).read_bytes()
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["schema", "statsig/metrics"], "unknown kind 'statsig/metrics'; expected one of: "),
+        (["schema"], "name a kind (statsig/metric, "),
+        (["schema", "config", "--out-dir", "x"], "give either KIND or --out-dir, not both"),
+    ],
+)
+def test_schema_usage_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(argv) == 64
+    assert capsys.readouterr().err.startswith(f"Error: {message}")
+
+
+def test_targets_text_aligns_every_column(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(ROOT)
+    assert run(["targets"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "statsig-prod  statsig   https://statsigapi.net           definitions/statsig",
+        "posthog-us    posthog   https://us.posthog.com           definitions/posthog",
+        "userflux      userflux  https://metrics-api.userflux.co  definitions/userflux",
+        "unleash       unleash   https://unleash.example.com/api  definitions/unleash",
+    ]
+
+
+def test_targets_json_feeds_a_ci_matrix(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(ROOT)
+    assert run(["targets", "--format", "json", "--target", "posthog-us"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "target": ["posthog-us"],
+        "include": [
+            {"target": "posthog-us", "provider": "posthog", "definitions": ["definitions/posthog"]}
+        ],
+    }
+
+
+def test_targets_unknown_name_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(ROOT)
+    assert run(["targets", "--target", "nope"]) == 64
+    assert capsys.readouterr().err == (
+        "Error: unknown target 'nope' (targets: statsig-prod, posthog-us, userflux, unleash)\n"
+    )
+
+
+def test_targets_prints_the_problems_of_an_invalid_config(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(ROOT / "tests" / "fixtures" / "invalid" / "http_url_not_loopback")
+    assert run(["targets"]) == 3
+    assert capsys.readouterr().err.splitlines() == [
+        "metricsync.yaml:6:15: plain http:// is refused for 'statsig.internal.example.com'; "
+        "use https:// (http is for loopback only) [/targets/statsig-prod/base_url]",
+        "Error: 1 problem found; nothing was sent",
+    ]
