@@ -98,9 +98,7 @@ def serve(n: int, latency_ms: int, ready: Any, stop: Any) -> None:
 def target(name: str, provider: str, url: str) -> Target:
     settings = {"project_id": "1", "sync_tags": True} if provider == "posthog" else {}
     key = "console-sandbox-key" if provider == "statsig" else "phx_sandbox_personal_key"
-    return Target(
-        name, provider, (), url, Policy(), settings, fixed_credentials={"api_key": key}
-    )
+    return Target(name, provider, (), url, Policy(), settings, fixed_credentials={"api_key": key})
 
 
 def measure(provider: Any, kind: str, n: int, page: int, latency: float) -> dict[str, Any]:

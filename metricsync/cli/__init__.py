@@ -13,12 +13,13 @@ import traceback
 import click
 
 from metricsync import __version__
+from metricsync.cli.importer import import_command
 from metricsync.cli.plan import apply_command, plan_command
 from metricsync.cli.sandbox import sandbox_group
 from metricsync.cli.schema import schema_command
 from metricsync.cli.targets import targets_command
 from metricsync.cli.validate import validate_command
-from metricsync.errors import ExitCode, MetricsyncError
+from metricsync.errors import ExitCode, InvalidInput, MetricsyncError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -37,6 +38,7 @@ cli.add_command(apply_command)
 cli.add_command(schema_command)
 cli.add_command(targets_command)
 cli.add_command(sandbox_group)
+cli.add_command(import_command)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -61,6 +63,11 @@ def run(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return ExitCode.ERROR
+    except InvalidInput as exc:
+        for problem in exc.problems:  # every problem, then the verdict: nothing was sent
+            click.echo(redact(str(problem)), err=True)
+        click.echo(f"Error: {redact(str(exc))}", err=True)
+        return exc.exit_code
     except MetricsyncError as exc:
         click.echo(f"Error: {redact(str(exc))}", err=True)
         return exc.exit_code

@@ -390,3 +390,43 @@ def test_posthog_project_that_ignores_tags_is_remembered_not_adopted_forever(
     assert code == 0
     assert "note: PostHog project 12345 ignores tags" in out
     assert out.endswith("No changes.\n")
+
+
+def test_ignored_fields_are_written_on_create_and_left_alone_after(project: Project) -> None:
+    project.write(
+        "definitions/statsig/revenue.yaml",
+        SUM.format(name="Revenue total", type="sum", description="Written once")
+        + "lifecycle:\n  ignore_changes: [spec.description]\n",
+    )
+    project.apply()
+    assert [m["description"] for m in statsig_live(project)] == ["Written once"]
+    edit = {"description": "Edited in the console"}
+    console(project).post("/console/v1/metrics/Revenue%20total%3A%3Asum", json=edit)
+    project.write(
+        "definitions/statsig/revenue.yaml",
+        SUM.format(name="Revenue total", type="sum", description="Changed in Git")
+        + "lifecycle:\n  ignore_changes: [spec.description]\n",
+    )
+    assert project.plan().changes == []
+
+
+def test_plan_on_invalid_definitions_lists_every_problem_and_sends_nothing(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.write(
+        "definitions/statsig/bad.yaml",
+        """\
+        kind: statsig/metric
+        name: Bad
+        spec:
+          type: ratio
+          createdTime: 1
+        """,
+    )
+    code, out, err = project.cli("plan", capsys=capsys)
+    assert (code, out) == (3, "")
+    assert err.splitlines() == [
+        "definitions/statsig/bad.yaml:5:3: `createdTime` is set by Statsig; remove it from spec [/spec/createdTime]",
+        "Error: 1 problem found; nothing was sent",
+    ]
+    assert list(project.app.requests) == []

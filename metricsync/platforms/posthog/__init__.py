@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from metricsync.platforms.base import Kind, Platform
 from metricsync.platforms.posthog.rules import check_saved_metrics
@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     import httpx
 
     from metricsync.config import Target
+    from metricsync.live import LiveObject
     from metricsync.provider import Provider
 
 SAVED_METRIC = Kind(
@@ -27,6 +28,12 @@ def _provider(target: Target, transport: httpx.BaseTransport | None) -> Provider
     return PostHogProvider(target, transport)
 
 
+def _to_spec(live: LiveObject) -> dict[str, Any]:
+    from metricsync.platforms.posthog.export import to_spec
+
+    return to_spec(live)
+
+
 PLATFORM = Platform(
     name="posthog",
     kinds=(SAVED_METRIC,),
@@ -35,4 +42,5 @@ PLATFORM = Platform(
     default_endpoint="https://us.posthog.com",
     settings_defaults=(("sync_tags", True),),
     provider=_provider,
+    to_spec=_to_spec,
 )

@@ -45,10 +45,17 @@ def _forget_action_names(spec: dict[str, Any]) -> None:
             node.pop("name", None)
 
 
+def _trim_description(spec: dict[str, Any]) -> None:
+    """The server trims the description as a DRF CharField, so a YAML literal block's final
+    newline never comes back."""
+    if isinstance(spec.get("description"), str):
+        spec["description"] = spec["description"].strip()
+
+
 RULES = Rules(
     drop=("query.uuid", "query.fingerprint"),
     lowercase=("tags",),
-    rewrites=(_forget_action_names,),
+    rewrites=(_forget_action_names, _trim_description),
 )
 
 
@@ -76,9 +83,13 @@ def from_payload(raw: Mapping[str, Any], owner_tag: str) -> LiveObject:
     )
 
 
-def to_payload(definition: Definition, owner_tag: str | None) -> dict[str, Any]:
+def to_payload(
+    definition: Definition, owner_tag: str | None, *, update: bool = False
+) -> dict[str, Any]:
     """The create or PATCH body; `owner_tag` None when the project does not keep tags."""
-    body = without_ignored(definition.spec, definition.lifecycle.ignore_changes)
+    # ignored fields are written once, on create; after that the platform UI owns them
+    ignored = definition.lifecycle.ignore_changes if update else ()
+    body = without_ignored(definition.spec, ignored)
     body["name"] = definition.name
     if owner_tag is not None:
         tags = [str(t).strip().lower() for t in body.get("tags", [])]
@@ -157,7 +168,7 @@ class PostHogProvider(Provider):
 
     def update(self, change: Change) -> None:
         assert change.definition is not None and change.live_id is not None
-        body = to_payload(change.definition, self._marker())
+        body = to_payload(change.definition, self._marker(), update=True)
         response = self.client.send("PATCH", f"{self.base}/{change.live_id}/", body=body)
         self._check_tags(response.json())
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from metricsync.platforms.base import Kind, Platform
 from metricsync.platforms.statsig.rules import check_metrics
@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     import httpx
 
     from metricsync.config import Target
+    from metricsync.live import LiveObject
     from metricsync.provider import Provider
 
 METRIC = Kind("statsig/metric", "statsig/metric.schema.json", check_metrics)
@@ -22,6 +23,12 @@ def _provider(target: Target, transport: httpx.BaseTransport | None) -> Provider
     return StatsigProvider(target, transport)
 
 
+def _to_spec(live: LiveObject) -> dict[str, Any]:
+    from metricsync.platforms.statsig.export import to_spec
+
+    return to_spec(live)
+
+
 PLATFORM = Platform(
     name="statsig",
     kinds=(METRIC,),
@@ -29,4 +36,5 @@ PLATFORM = Platform(
     endpoint_key="base_url",
     default_endpoint="https://statsigapi.net",
     provider=_provider,
+    to_spec=_to_spec,
 )

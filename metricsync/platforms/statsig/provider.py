@@ -73,7 +73,9 @@ def from_payload(raw: Mapping[str, Any], owner_tag: str) -> LiveObject:
 
 def to_payload(definition: Definition, owner_tag: str, *, update: bool = False) -> dict[str, Any]:
     """The create (or update) body; the ownership marker is always among the tags."""
-    body = without_ignored(definition.spec, definition.lifecycle.ignore_changes)
+    # ignored fields are written once, on create; after that the platform UI owns them
+    ignored = definition.lifecycle.ignore_changes if update else ()
+    body = without_ignored(definition.spec, ignored)
     tags = body.get("tags", [])
     tags = [tags] if isinstance(tags, str) else list(tags)
     body["tags"] = [*tags, owner_tag] if owner_tag not in tags else tags
@@ -194,6 +196,17 @@ class StatsigProvider(Provider):
         assert change.definition is not None and change.live_id is not None
         body = to_payload(change.definition, self.owner_tag, update=True)
         self.client.send("POST", metric_path(change.live_id), body=body)
+
+    def dry_run(self, change: Change) -> None:
+        """Sends a create or update with dryRun: Statsig validates it and stores nothing (§6.4).
+        Tags apply would create first are left out, because a dry run creates nothing."""
+        assert change.definition is not None
+        creating = change.action in ("create", "replace")
+        body = to_payload(change.definition, self.owner_tag, update=not creating)
+        missing = set(self.missing_tags([change]))
+        body["tags"] = [tag for tag in body["tags"] if tag not in missing]
+        path = f"{API}/metrics" if creating else metric_path(str(change.live_id))
+        self.client.send("POST", path, body={**body, "dryRun": True})
 
     def delete(self, change: Change) -> None:
         assert change.live_id is not None

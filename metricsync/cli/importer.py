@@ -1,0 +1,167 @@
+"""`metricsync import`: write definitions for the live objects a repository does not define yet,
+then say what the next plan does with them (adopt, never silently take over)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from metricsync.cli.options import config_option, format_option, sandbox_option
+from metricsync.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from metricsync.importer import Entry, ImportReport
+
+LISTED = 10  # skipped objects named per reason that needs the user's attention
+
+
+@click.command("import")
+@config_option
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    required=True,
+    metavar="NAME",
+    help="The target whose live objects are imported (exactly one).",
+)
+@sandbox_option
+@format_option("text", "json")
+@click.option("--kind", metavar="KIND", help="Only objects of this kind, e.g. statsig/metric.")
+@click.option(
+    "--select",
+    multiple=True,
+    metavar="GLOB",
+    help="Only objects whose name matches GLOB (fnmatch, case-sensitive; repeatable).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write the files here (default: the target's first definitions folder).",
+)
+@click.option("--force", is_flag=True, help="Overwrite files an earlier import wrote.")
+def import_command(
+    config_path: Path,
+    targets: tuple[str, ...],
+    sandbox: bool,
+    output_format: str,
+    kind: str | None,
+    select: tuple[str, ...],
+    out: Path | None,
+    force: bool,
+) -> int:
+    """Write a YAML definition for every live object the repository does not define yet.
+
+    One file per object, named after it, that validates and plans to no change but adoption:
+    the next plan adds the ownership marker to each imported object. Objects already defined
+    and the platform's own automatic metrics are skipped; existing files are kept unless
+    --force.
+    """
+    from metricsync.importer import ImportOptions, import_objects
+
+    if len(targets) != 1:
+        raise UsageError("import reads one target at a time: give exactly one --target")
+    options = ImportOptions(kind, select, out, force)
+    report = import_objects(
+        config_path,
+        targets[0],
+        options,
+        sandbox=sandbox,
+        progress=lambda m: click.echo(m, err=True),
+    )
+    for entry in report.written:
+        if entry.live.legacy:
+            click.echo(f"Warning: {_legacy(entry, report)}", err=True)
+    click.echo(render_json(report) if output_format == "json" else render_text(report), nl=False)
+    return ExitCode.OK
+
+
+def _legacy(entry: Entry, report: ImportReport) -> str:
+    return (
+        f"{entry.live.name!r} uses a legacy format that {report.provider} can no longer "
+        f"update: {entry.file} holds it in the current format, and the next apply replaces "
+        "the object (delete, then create), detaching it from experiments that use it"
+    )
+
+
+def render_text(report: ImportReport) -> str:
+    from metricsync.importer import Skip
+
+    skipped = len(report.entries) - len(report.written)
+    lines = [
+        f"Imported from {report.target} ({report.provider}) into {report.out}: "
+        f"{len(report.written)} written, {skipped} skipped."
+    ]
+    for reason in Skip:
+        entries = report.skipped(reason)
+        if entries:
+            lines += _skipped(reason, entries)
+    lines += [f"  note: {note}" for note in report.notes]
+    lines += _next_steps(report)
+    return "\n".join(lines) + "\n"
+
+
+def _skipped(reason: str, entries: list[Entry]) -> list[str]:
+    from metricsync.importer import Skip
+
+    lines = [f"  skipped {len(entries)}: {reason}"]
+    if reason in (Skip.GENERATED, Skip.NOT_SELECTED, Skip.DEFINED):
+        return lines  # expected and numerous: a count is enough
+    for entry in entries[:LISTED]:
+        detail = entry.detail or entry.file or f"id {entry.live.id}"
+        lines.append(f"    {entry.live.name!r}: {detail}")
+    if len(entries) > LISTED:
+        lines.append(f"    and {len(entries) - LISTED} more")
+    return lines
+
+
+def _next_steps(report: ImportReport) -> list[str]:
+    if not report.written:
+        return []
+    plan = f"`metricsync plan --target {report.target}`"
+    adopt, legacy = len(report.to_adopt), sum(1 for e in report.written if e.live.legacy)
+    if report.marker_supported and adopt:
+        lines = [
+            f"Next: {plan} shows {adopt} of them as adopt: it adds the ownership marker "
+            f"({report.owner_tag}) and changes nothing else; until then they stay unmanaged."
+        ]
+    elif report.marker_supported:
+        lines = [f"Next: {plan} adopts none of them."]
+    else:
+        lines = [
+            f"Next: {plan} adopts none of them: this target cannot keep the ownership marker, "
+            "so they stay unmanaged (never deleted by prune)."
+        ]
+    if legacy:
+        lines.append(f"  {legacy} legacy-format object(s) show as replace (see the warnings).")
+    owned = len(report.written) - adopt - legacy
+    if owned and report.marker_supported:
+        lines.append(f"  {owned} already carry the marker: no change.")
+    return lines
+
+
+def render_json(report: ImportReport) -> str:
+    written = [
+        {"name": e.live.name, "id": e.live.id, "file": e.file, "legacy": e.live.legacy}
+        for e in report.written
+    ]
+    skipped = [
+        {"name": e.live.name, "id": e.live.id, "reason": e.skip.name.lower(), "detail": e.detail}
+        for e in report.entries
+        if e.skip is not None
+    ]
+    document = {
+        "format_version": 1,
+        "target": report.target,
+        "provider": report.provider,
+        "out": report.out,
+        "requests": report.requests,
+        "written": written,
+        "skipped": skipped,
+        "adopt": [e.live.name for e in report.to_adopt],
+        "notes": list(report.notes),
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"

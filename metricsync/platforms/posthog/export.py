@@ -1,0 +1,154 @@
+"""PostHog saved metrics as definitions: the inverse of `from_payload`, for `metricsync import`.
+
+PostHog stores a query verbatim, so it is kept as is but for what the server adds (`uuid`,
+action names) and empty values. Legacy-format queries, which PostHog can no longer update, are
+rewritten in the ExperimentMetric format by PostHog's own migration rules, so that the
+definition can replace them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from metricsync.live import LiveObject
+from metricsync.normalise import Rules, normalise
+
+SPEC_KEYS = ("description", "tags", "query")
+# Settings first, then the events they apply to: the order PostHog's own examples use.
+QUERY_KEYS = (
+    "kind", "metric_type", "name", "goal", "conversion_window", "conversion_window_unit",
+    "funnel_order_type", "lower_bound_percentile", "upper_bound_percentile", "ignore_zeros",
+    "threshold", "retention_window_start", "retention_window_end", "retention_window_unit",
+    "start_handling", "source", "series", "numerator", "denominator",
+    "numerator_outlier_handling", "denominator_outlier_handling", "start_event",
+    "completion_event", "breakdownFilter", "isSharedMetric", "sharedMetricId", "version",
+)  # fmt: skip
+NODE_KEYS = (
+    "kind", "event", "id", "table_name", "timestamp_field", "events_join_key",
+    "data_warehouse_join_key", "name", "custom_name", "math", "math_property",
+    "math_property_type", "math_hogql", "math_group_type_index", "math_multiplier", "properties",
+)  # fmt: skip
+FILTER_KEYS = ("key", "value", "operator", "type", "label", "group_type_index", "cohort_name")
+OUTLIER_KEYS = ("lower_bound_percentile", "upper_bound_percentile", "ignore_zeros")
+BREAKDOWN_FILTER_KEYS = (
+    "breakdowns", "breakdown", "breakdown_type", "breakdown_limit", "breakdown_normalize_url",
+    "breakdown_group_type_index", "breakdown_histogram_bin_count",
+    "breakdown_hide_other_aggregation",
+)  # fmt: skip
+BREAKDOWN_KEYS = ("property", "type", "normalize_url", "group_type_index", "histogram_bin_count")
+NODES = ("source", "numerator", "denominator", "start_event", "completion_event")
+OUTLIERS = ("numerator_outlier_handling", "denominator_outlier_handling")
+# Early-2025 `metric_config` objects and the query nodes that replaced them: node kind, the
+# config key holding the event or action, and that key's name on the node.
+CONFIG_NODES = {
+    "ExperimentEventMetricConfig": ("EventsNode", "event", "event"),
+    "ExperimentActionMetricConfig": ("ActionsNode", "action", "id"),
+    "ExperimentDataWarehouseMetricConfig": ("ExperimentDataWarehouseNode", "", ""),
+}
+CARRIED = ("name", "goal", "conversion_window", "conversion_window_unit")
+
+
+@functools.cache
+def _rules() -> Rules:
+    # Imported on first use: the provider module pulls in httpx, and `validate` imports this
+    # module through the platform registry without ever needing it. Tags arrive lower-cased
+    # from `from_payload`; their order is kept as the server gave it.
+    from metricsync.platforms.posthog.provider import RULES
+
+    return Rules(drop=RULES.drop, rewrites=RULES.rewrites)
+
+
+def to_spec(live: LiveObject) -> dict[str, Any]:
+    """The definition spec of a live saved metric: description, tags, then the query."""
+    spec = dict(live.spec)
+    if live.legacy:
+        spec["query"] = current_query(spec.get("query") or {})
+    spec = normalise(spec, _rules())  # without uuid, action names and empty values
+    if "query" in spec:
+        spec["query"] = _query(spec["query"])
+    return _pick(spec, SPEC_KEYS)
+
+
+def current_query(query: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A legacy query in the ExperimentMetric format, following PostHog's own migration
+    (`convert_legacy_metric`); a shape it does not know is returned unchanged."""
+    kind = query.get("kind")
+    new: dict[str, Any] | None = None
+    if kind == "ExperimentFunnelsQuery":
+        steps = (query.get("funnels_query") or {}).get("series") or []
+        new = {"series": [_without(s, "name") for s in steps if s], "metric_type": "funnel"}
+    elif kind == "ExperimentTrendsQuery":
+        series = [s for s in (query.get("count_query") or {}).get("series") or [] if s]
+        source = _without(series[0], "math_property_type") if series else None
+        if source is not None and "math" not in source:
+            source.pop("name", None)
+        new = {"source": source, "metric_type": "mean"} if source else None
+    elif query.get("metric_type") == "funnel" and query.get("series"):
+        new = {"series": query["series"], "metric_type": "funnel"}
+    elif isinstance(query.get("metric_config"), Mapping):
+        source = _config_node(query["metric_config"])
+        new = {"source": source, "metric_type": "mean"} if source else None
+    if new is None:
+        return query
+    carried = {key: query[key] for key in CARRIED if query.get(key) is not None}
+    return {"kind": "ExperimentMetric", **new, **carried}
+
+
+def _config_node(config: Mapping[str, Any]) -> dict[str, Any] | None:
+    found = CONFIG_NODES.get(str(config.get("kind")))
+    if found is None:
+        return None
+    kind, config_key, node_key = found
+    node = {"kind": kind, **{k: v for k, v in config.items() if k not in ("kind", config_key)}}
+    if config_key:
+        node[node_key] = config.get(config_key)
+    return node
+
+
+def _query(query: Mapping[str, Any]) -> dict[str, Any]:
+    ordered = _pick(query, QUERY_KEYS)
+    for key in NODES:
+        if isinstance(ordered.get(key), Mapping):
+            ordered[key] = _node(ordered[key])
+    if isinstance(ordered.get("series"), list):
+        ordered["series"] = [_node(step) for step in ordered["series"]]
+    for key in OUTLIERS:
+        if isinstance(ordered.get(key), Mapping):
+            ordered[key] = _pick(ordered[key], OUTLIER_KEYS)
+    if isinstance(ordered.get("breakdownFilter"), Mapping):
+        ordered["breakdownFilter"] = _breakdown_filter(ordered["breakdownFilter"])
+    return ordered
+
+
+def _node(node: Any) -> Any:
+    if not isinstance(node, Mapping):
+        return node  # not a node at all: left for validation to name
+    picked = _pick(node, NODE_KEYS)
+    if isinstance(picked.get("properties"), list):
+        picked["properties"] = [_filter(f) for f in picked["properties"]]
+    return picked
+
+
+def _filter(value: Any) -> Any:
+    return _pick(value, FILTER_KEYS) if isinstance(value, Mapping) else value
+
+
+def _breakdown_filter(value: Mapping[str, Any]) -> dict[str, Any]:
+    picked = _pick(value, BREAKDOWN_FILTER_KEYS)
+    if isinstance(picked.get("breakdowns"), list):
+        picked["breakdowns"] = [
+            _pick(b, BREAKDOWN_KEYS) if isinstance(b, Mapping) else b for b in picked["breakdowns"]
+        ]
+    return picked
+
+
+def _without(value: Mapping[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in value.items() if k != key}
+
+
+def _pick(value: Mapping[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
+    """`value` with the keys of `order` first, in that order, then any others as they came."""
+    first = {key: value[key] for key in order if key in value}
+    return first | {key: item for key, item in value.items() if key not in first}
