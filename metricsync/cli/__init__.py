@@ -15,10 +15,13 @@ import click
 from metricsync import __version__
 from metricsync.cli.importer import import_command
 from metricsync.cli.plan import apply_command, plan_command
+from metricsync.cli.query import query_command
 from metricsync.cli.sandbox import sandbox_group
 from metricsync.cli.schema import schema_command
 from metricsync.cli.targets import targets_command
+from metricsync.cli.unleash import unleash_group
 from metricsync.cli.validate import validate_command
+from metricsync.cli.verify import verify_command
 from metricsync.errors import ExitCode, InvalidInput, MetricsyncError
 
 
@@ -38,6 +41,9 @@ cli.add_command(apply_command)
 cli.add_command(schema_command)
 cli.add_command(targets_command)
 cli.add_command(sandbox_group)
+cli.add_command(verify_command)
+cli.add_command(query_command)
+cli.add_command(unleash_group)
 cli.add_command(import_command)
 
 
