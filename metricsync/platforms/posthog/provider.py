@@ -113,7 +113,7 @@ class PostHogProvider(Provider):
         return {"Authorization": f"Bearer {self.target.secret('api_key')}"}
 
     def read(self) -> LiveState:
-        with paused_gc():
+        with paused_gc(keep=True):
             pages = fetch_pages(self.client, lambda: self._page(0), self._other_pages)
             objects = [from_payload(r, self.owner_tag) for page in pages for r in page["results"]]
         state = LiveState(objects, marker_supported=self.sync_tags)

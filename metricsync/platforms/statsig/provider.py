@@ -105,7 +105,7 @@ class StatsigProvider(Provider):
         return {"STATSIG-API-KEY": self.target.secret("api_key"), "STATSIG-API-VERSION": "20240601"}
 
     def read(self) -> LiveState:
-        with ThreadPoolExecutor(max_workers=1) as side, paused_gc():
+        with ThreadPoolExecutor(max_workers=1) as side, paused_gc(keep=True):
             tags = side.submit(self._tag_names)  # independent of the metric pages: overlap them
             pages = fetch_pages(self.client, lambda: self._page(1), self._other_pages)
             objects = [from_payload(raw, self.owner_tag) for page in pages for raw in page["data"]]
