@@ -149,7 +149,7 @@ def definitions_digest(workspace: Workspace) -> str:
     """Changes whenever the config or any definition file of the selected targets changes."""
     hasher = hashlib.blake2b(digest_size=16)
     hasher.update(workspace.config.path.read_bytes())
-    files = sorted({d.file for t in workspace.targets for d in workspace.definitions(t)})
+    files = sorted({d.file for t in synced_targets(workspace) for d in workspace.definitions(t)})
     for file in files:
         hasher.update(file.encode() + b"\0" + Path(file).read_bytes())
     return hasher.hexdigest()

@@ -430,3 +430,23 @@ def test_plan_on_invalid_definitions_lists_every_problem_and_sends_nothing(
         "Error: 1 problem found; nothing was sent",
     ]
     assert list(project.app.requests) == []
+
+
+def test_saved_plan_of_all_targets_applies_beside_unplanned_targets(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = (project.root / "metricsync.yaml").read_text()
+    config += (
+        "  userflux-test:\n    provider: userflux\n    client_secret: env:UF_SECRET\n"
+        "    environment_api_key: env:UF_KEY\n    definitions: [definitions/userflux]\n"
+    )
+    project.write("metricsync.yaml", config)
+    project.write(
+        "definitions/userflux/q.yaml",
+        "kind: userflux/query\nname: rows\nspec: {sql: SELECT name FROM eventsTable LIMIT 1}\n",
+    )
+    statsig(project, "Revenue total")
+    assert project.cli("plan", "--out", "plan.json", capsys=capsys)[0] == 0
+    code, out, err = project.cli("apply", "plan.json", capsys=capsys)
+    assert code == 0, err
+    assert out.endswith("Apply: 1 applied, 0 failed, 0 skipped.\n")
