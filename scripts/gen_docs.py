@@ -144,7 +144,8 @@ def help_markdown(text: str) -> str:
 def option_rows(doc: CommandDoc) -> list[tuple[str, str, str]]:
     rows = []
     for param in doc.command.get_params(doc.context):
-        record = param.get_help_record(doc.context)
+        # newer click gives arguments a help record too; they have their own table
+        record = None if isinstance(param, click.Argument) else param.get_help_record(doc.context)
         if record is None:
             continue
         flags, text = record

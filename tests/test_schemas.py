@@ -165,7 +165,7 @@ def test_examples_cover_every_kind() -> None:
     assert kinds == set(KIND_SCHEMAS)
 
 
-@pytest.mark.parametrize("document", example_documents())
+@pytest.mark.parametrize("document", list(example_documents()))
 def test_example_definition_is_valid(document: Any) -> None:
     loaded = schema(KIND_SCHEMAS[document["kind"]])
     assert problems(loaded, document) == []
