@@ -9,7 +9,7 @@ import click
 from metricsync.errors import UsageError
 
 
-@click.command("schema")
+@click.command("schema", short_help="Print a JSON Schema, or write them all for editors.")
 @click.argument("kind", required=False)
 @click.option(
     "--out-dir",
