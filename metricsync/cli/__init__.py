@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 
 import click
 
@@ -82,6 +81,8 @@ def run(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # a bug: say so plainly, without secrets
         if os.environ.get("METRICSYNC_DEBUG"):
+            import traceback
+
             click.echo(redact(traceback.format_exc()), err=True)
         click.echo(f"Error: unexpected {type(exc).__name__}: {redact(str(exc))}", err=True)
         return ExitCode.ERROR

@@ -3,7 +3,6 @@ then say what the next plan does with them (adopt, never silently take over)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -164,4 +163,6 @@ def render_json(report: ImportReport) -> str:
         "adopt": [e.live.name for e in report.to_adopt],
         "notes": list(report.notes),
     }
+    import json
+
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"

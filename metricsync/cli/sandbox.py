@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -134,6 +132,8 @@ def serve_command(
 
 def _check_loopback(host: str) -> None:
     try:
+        import ipaddress
+
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         loopback = False
@@ -184,6 +184,8 @@ def _serve(app: SandboxApp, host: str, port: int, state: Path | None) -> None:
 
 
 def _announce(app: SandboxApp, url: str, state: Path | None) -> None:
+    import shlex
+
     from metricsync.platforms import PLATFORMS
 
     credentials = app.credentials()

@@ -3,7 +3,6 @@ only on request, each at most once."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -134,6 +133,8 @@ def _render(report: SendReport, output_format: str) -> str:
     if output_format == "json":
         results = [_json(r) for r in report.results]
         document = {"format_version": 1, "exit_code": int(report.exit_code), "results": results}
+        import json
+
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     lines = [f"{r.target}: {r.name!r} ({r.source}): {r.message}" for r in report.results]
     counts = ", ".join(f"{report.count(o)} {o.value}" for o in Outcome)
