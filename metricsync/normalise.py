@@ -6,6 +6,7 @@ Paths are dotted; `*` stands for every item of a list (`metricEvents.*.criteria.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,20 +27,22 @@ class Rules:
 def normalise(spec: Mapping[str, Any], rules: Rules) -> dict[str, Any]:
     """A comparable copy of `spec`: defaults filled, server fields dropped, empties removed,
     set-like lists sorted. Applied identically to desired and live specs."""
-    value: dict[str, Any] = _clean(spec)
+    skipped = _top_level(rules.drop)
+    value: dict[str, Any] = _clean({k: v for k, v in spec.items() if k not in skipped})
     for key, default in rules.defaults.items():
         value.setdefault(key, _clean(default))
     for path in rules.listify:
         _apply(value, path, lambda v: [v] if isinstance(v, str) else v)
     for path in rules.drop:
-        _remove(value, path.split("."))
+        if path not in skipped:
+            _remove(value, path.split("."))
     for rewrite in rules.rewrites:
         rewrite(value)
     for path in rules.lowercase:
         _apply(value, path, lambda v: sorted({str(s).strip().lower() for s in v}))
     for path in rules.sets:
         _apply(value, path, lambda v: sorted(v, key=_order_key))
-    if rules.drop or rules.rewrites:  # removing keys may have left empty containers behind
+    if any("." in p for p in rules.drop) or rules.rewrites:  # removals may leave empties
         value = _clean(value)
     return value
 
@@ -57,6 +60,12 @@ def managed_view(
         _remove(left, parts)
         _remove(right, parts)
     return left, right
+
+
+@functools.cache
+def _top_level(paths: tuple[str, ...]) -> frozenset[str]:
+    """Dropped paths that are plain top-level keys: never copied, rather than removed after."""
+    return frozenset(p for p in paths if "." not in p and "*" not in p)
 
 
 def _clean(value: Any) -> Any:

@@ -35,6 +35,7 @@ SERVER_FIELDS = frozenset(
      "lastModifierID", "lastModifiedTime", "lastModifierEmail", "lastModifierName", "owner"}
 )  # fmt: skip
 RULES = Rules(
+    drop=tuple(sorted(SERVER_FIELDS)),  # never compared; skipped while normalising
     defaults={
         "directionality": "increase",
         "isPermanent": False,
@@ -56,7 +57,7 @@ LIMITS = Limits(
 
 
 def from_payload(raw: Mapping[str, Any], owner_tag: str) -> LiveObject:
-    spec = {k: v for k, v in raw.items() if k not in SERVER_FIELDS}
+    spec = dict(raw)  # server fields stay: the rules skip them (a filtered copy cost 0.1 s/10k)
     tags = raw.get("tags") or []
     tags = [tags] if isinstance(tags, str) else list(tags)
     spec["tags"] = [t for t in tags if t != owner_tag]
