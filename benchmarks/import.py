@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
 import os
 import shutil
 import tempfile
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+from sandbox_child import sandbox_in_child
 
 from metricsync.importer import ImportOptions, import_objects
 from metricsync.platforms.posthog.provider import PAGE_SIZE as POSTHOG_PAGE
 from metricsync.platforms.statsig.provider import PAGE_SIZE as STATSIG_PAGE
-from metricsync.sandbox.app import SandboxApp
-from metricsync.sandbox.server import SandboxServer
 
 CONDITIONS = ("in", "not_in", "=", ">", "contains")
 
@@ -58,24 +58,17 @@ def posthog_metric(i: int) -> dict[str, Any]:
     return {"name": f"Imported metric {i:05d}", "description": description, "query": query}
 
 
-def serve(n: int, latency_ms: int, ready: Any, stop: Any) -> None:
-    app = SandboxApp()
-    app.seed(
-        {
-            "statsig": {
-                "settings": {"rate_limits": []},
-                "metrics": [statsig_metric(i) for i in range(n)],
-            },
-            "posthog": {
-                "settings": {"rate_limits": [], "max_page_size": POSTHOG_PAGE},
-                "projects": {"1": {"saved_metrics": [posthog_metric(i) for i in range(n)]}},
-            },
-        }
-    )
-    app.faults.set_latency(latency_ms)
-    with SandboxServer(app) as server:
-        ready.put(server.url)
-        stop.wait()
+def seed(n: int) -> dict[str, Any]:
+    return {
+        "statsig": {
+            "settings": {"rate_limits": []},
+            "metrics": [statsig_metric(i) for i in range(n)],
+        },
+        "posthog": {
+            "settings": {"rate_limits": [], "max_page_size": POSTHOG_PAGE},
+            "projects": {"1": {"saved_metrics": [posthog_metric(i) for i in range(n)]}},
+        },
+    }
 
 
 def project(url: str) -> Path:
@@ -139,12 +132,7 @@ def main() -> None:
     parser.add_argument("--verify", action="store_true", help="plan afterwards: N adoptions each")
     parser.add_argument("--keep", action="store_true", help="keep the project with its files")
     args = parser.parse_args()
-    context = multiprocessing.get_context("fork")
-    ready, stop = context.Queue(), context.Event()
-    child = context.Process(target=serve, args=(args.n, args.latency_ms, ready, stop), daemon=True)
-    child.start()
-    try:
-        url = ready.get(timeout=300)
+    with sandbox_in_child(partial(seed, args.n), args.latency_ms) as url:
         root = project(url)
         latency = args.latency_ms / 1000
         rows = [
@@ -152,9 +140,6 @@ def main() -> None:
             measure(root, "posthog", args.n, POSTHOG_PAGE, latency),
         ]
         plans = verify(root) if args.verify else None
-    finally:
-        stop.set()
-        child.join(timeout=10)
     if not args.keep:
         shutil.rmtree(root)
     where = f", files in {root}" if args.keep else ""

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
 import os
 import time
+from functools import partial
 from typing import Any
+
+from sandbox_child import sandbox_in_child
 
 from metricsync.config import Policy, Target
 from metricsync.definitions import Definition
@@ -22,8 +24,6 @@ from metricsync.platforms.posthog.provider import PAGE_SIZE as POSTHOG_PAGE
 from metricsync.platforms.posthog.provider import PostHogProvider
 from metricsync.platforms.statsig.provider import PAGE_SIZE as STATSIG_PAGE
 from metricsync.platforms.statsig.provider import StatsigProvider
-from metricsync.sandbox.app import SandboxApp
-from metricsync.sandbox.server import SandboxServer
 
 OWNER = "managed-by-metricsync"
 
@@ -70,7 +70,10 @@ def seed(n: int) -> dict[str, Any]:
     ]
     return {
         "statsig": {"metrics": statsig, "tags": [{"name": "bench"}, {"name": OWNER}]},
-        "posthog": {"projects": {"1": {"saved_metrics": posthog}}},
+        "posthog": {
+            "settings": {"max_page_size": POSTHOG_PAGE},
+            "projects": {"1": {"saved_metrics": posthog}},
+        },
     }
 
 
@@ -83,16 +86,6 @@ def desired(kind: str, n: int, changed_every: int) -> list[Definition]:
             spec["description"] = f"Changed description {i}"
         definitions.append(Definition(kind, f"bench metric {i:05d}", spec))
     return definitions
-
-
-def serve(n: int, latency_ms: int, ready: Any, stop: Any) -> None:
-    app = SandboxApp()
-    app.seed(seed(n))
-    app.configure({"posthog": {"max_page_size": POSTHOG_PAGE}})
-    app.faults.set_latency(latency_ms)
-    with SandboxServer(app) as server:
-        ready.put(server.url)
-        stop.wait()
 
 
 def target(name: str, provider: str, url: str) -> Target:
@@ -135,12 +128,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=int, default=50)
     args = parser.parse_args()
-    context = multiprocessing.get_context("fork")
-    ready, stop = context.Queue(), context.Event()
-    child = context.Process(target=serve, args=(args.n, args.latency_ms, ready, stop), daemon=True)
-    child.start()
-    try:
-        url = ready.get(timeout=120)
+    with sandbox_in_child(partial(seed, args.n), args.latency_ms) as url:
         latency = args.latency_ms / 1000
         rows = [
             measure(StatsigProvider(target("statsig", "statsig", url)), "statsig/metric",
@@ -148,9 +136,6 @@ def main() -> None:
             measure(PostHogProvider(target("posthog", "posthog", url)), "posthog/saved_metric",
                     args.n, POSTHOG_PAGE, latency),
         ]  # fmt: skip
-    finally:
-        stop.set()
-        child.join(timeout=10)
     print(f"N={args.n} per platform, {args.latency_ms} ms added latency, pid {os.getpid()}")
     for row in rows:
         print("  " + ", ".join(f"{k}: {v}" for k, v in row.items()))
