@@ -8,13 +8,11 @@ import io
 import json
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from metricsync.cli import run
 from metricsync.config import Policy, Target
 from metricsync.platforms.userflux.binding import Query, bind
 from metricsync.platforms.userflux.client import (
@@ -28,6 +26,7 @@ from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.server import SandboxServer
 from metricsync.sandbox.transport import SandboxTransport
 from metricsync.sandbox.userflux_settings import CLIENT_SECRET, TEST_KEY
+from tests.engine.conftest import Project
 
 CREDENTIALS = {"client_secret": CLIENT_SECRET, "environment_api_key": TEST_KEY}
 COUNT_SQL = "SELECT COUNT(*) AS n FROM eventsTable WHERE name = '@{name}'"
@@ -196,17 +195,6 @@ def test_rows_arrive_before_the_response_ends() -> None:
 # -- the command ----------------------------------------------------------------------------
 
 
-@dataclass
-class Project:
-    root: Path
-    app: SandboxApp
-
-    def cli(self, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-        code = run([*args, "--config", str(self.root / "metricsync.yaml")])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-
 QUERIES = """\
 kind: userflux/query
 name: recent purchases
@@ -246,7 +234,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app: SandboxApp) ->
         (tmp_path / "metricsync.yaml").write_text(textwrap.dedent(config), encoding="utf-8")
         (tmp_path / "definitions" / "userflux").mkdir(parents=True)
         (tmp_path / "definitions" / "userflux" / "queries.yaml").write_text(QUERIES)
-        yield Project(tmp_path, app)
+        yield Project(tmp_path, app, server.url)
 
 
 def test_query_prints_an_aligned_table(

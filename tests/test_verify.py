@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from metricsync.cli import run
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.server import SandboxServer
 from metricsync.sandbox.userflux_settings import CLIENT_SECRET, TEST_KEY
+from tests.engine.conftest import Project
 
 STATSIG_KEY = "console-sandbox-key"
 
@@ -72,25 +71,6 @@ spec:
 """
 
 
-@dataclass
-class Project:
-    root: Path
-    app: SandboxApp
-
-    def write(self, relative: str, text: str) -> None:
-        path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-
-    def cli(self, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-        code = run([*args, "--config", str(self.root / "metricsync.yaml")])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    def sent(self, method: str, path: str) -> int:
-        return sum(1 for r in self.app.requests if r.method == method and r.path == path)
-
-
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
     app = SandboxApp()
@@ -114,7 +94,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
                 api_key: env:TEST_STATSIG_KEY
                 definitions: [definitions/statsig]
         """
-        project = Project(tmp_path, app)
+        project = Project(tmp_path, app, server.url)
         project.write("metricsync.yaml", textwrap.dedent(config))
         project.write("definitions/userflux/good.yaml", GOOD_QUERIES)
         project.write("definitions/statsig/revenue.yaml", REVENUE)

@@ -58,6 +58,10 @@ class Project:
             plan = build_plan(s.workspace, s.providers, Overrides(**overrides))
             return apply_plan(plan, s.providers, self.outcomes.append)
 
+    def sent(self, method: str, path: str) -> int:
+        """How many requests the sandbox answered for this method and raw path."""
+        return sum(1 for r in self.app.requests if r.method == method and r.path == path)
+
     def cli(self, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
         code = run([*args, "--config", str(self.root / "metricsync.yaml")])
         captured = capsys.readouterr()

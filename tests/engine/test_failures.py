@@ -10,16 +10,12 @@ from tests.engine.conftest import Project
 from tests.engine.test_scenarios import statsig, statsig_live
 
 
-def _requests(project: Project, method: str, path: str) -> int:
-    return sum(1 for r in project.app.requests if r.method == method and r.path == path)
-
-
 def test_rate_limited_list_is_retried_after_retry_after(project: Project) -> None:
     statsig(project, "Revenue total")
     project.app.faults.add("GET /console/v1/metrics/list=429x1,retry-after=0")
     [change] = project.plan().changes
     assert change.name == "Revenue total"
-    assert _requests(project, "GET", "/console/v1/metrics/list") == 2
+    assert project.sent("GET", "/console/v1/metrics/list") == 2
 
 
 def test_server_errors_on_update_are_retried(project: Project) -> None:
@@ -38,7 +34,7 @@ def test_a_create_whose_response_was_lost_is_not_created_twice(project: Project)
     report = project.apply()
     assert [o.status for o in report.outcomes] == [Status.APPLIED]
     assert [m["name"] for m in statsig_live(project)] == ["Revenue total"]
-    assert _requests(project, "POST", "/console/v1/metrics") == 1  # re-read, not re-sent
+    assert project.sent("POST", "/console/v1/metrics") == 1  # re-read, not re-sent
     assert project.plan().changes == []
 
 
@@ -50,8 +46,8 @@ def test_a_create_answered_too_late_is_confirmed_by_reading_not_sent_again(
     report = project.apply()
     assert [o.status for o in report.outcomes] == [Status.APPLIED]
     assert [m["name"] for m in statsig_live(project)] == ["Revenue total"]
-    assert _requests(project, "POST", "/console/v1/metrics") == 1
-    assert _requests(project, "GET", "/console/v1/metrics/Revenue%20total/sum") == 1
+    assert project.sent("POST", "/console/v1/metrics") == 1
+    assert project.sent("GET", "/console/v1/metrics/Revenue%20total/sum") == 1
 
 
 def test_a_create_dropped_before_the_server_saw_it_is_sent_again_after_a_look(
@@ -62,8 +58,8 @@ def test_a_create_dropped_before_the_server_saw_it_is_sent_again_after_a_look(
     report = project.apply()
     assert [o.status for o in report.outcomes] == [Status.APPLIED]
     assert [m["name"] for m in statsig_live(project)] == ["Revenue total"]
-    assert _requests(project, "GET", "/console/v1/metrics/Revenue%20total/sum") == 1
-    assert _requests(project, "POST", "/console/v1/metrics") == 2
+    assert project.sent("GET", "/console/v1/metrics/Revenue%20total/sum") == 1
+    assert project.sent("POST", "/console/v1/metrics") == 2
 
 
 def test_a_create_refused_with_5xx_is_checked_before_it_is_retried(project: Project) -> None:
