@@ -7,13 +7,11 @@ or file before it leaves the process.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from dataclasses import dataclass
 
 from metricsync.errors import ConfigError
 
-REFERENCE = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
 _MASK = "***"
 
 _known: set[str] = set()

@@ -9,8 +9,6 @@ from typing import Any
 from metricsync.definitions import Definition
 from metricsync.platforms.base import Finding, rules
 
-BUCKET = ("spec", "bucket")
-
 
 def timestamp(value: Any) -> datetime | None:
     """A bucket time as the server reads it: RFC 3339 text, or an integer of milliseconds."""
