@@ -14,7 +14,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -23,6 +23,7 @@ from metricsync.secrets import redact
 
 SAFE_TO_RESEND = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+T = TypeVar("T")
 
 
 class AmbiguousWrite(NetworkError):
@@ -141,6 +142,20 @@ class ApiClient:
                 raise self._api_error(method, path, response)
             self.sleep(self.retry.delay(attempt, _retry_after(response)))
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def read(
+        self, path: str, decode: Callable[[bytes], T], params: dict[str, Any] | None = None
+    ) -> T:
+        """GETs `path` and decodes the body; a body that is not what the platform documents is
+        an ApiError naming the request, the decoder's reason and where in the body it failed."""
+        response = self.send("GET", path, params=params)
+        try:
+            return decode(response.content)
+        except ValueError as exc:
+            detail = redact(f"unexpected response body: {exc}")
+            raise ApiError(
+                self.target, "GET", self._url(path), response.status_code, detail
+            ) from None
 
     def _attempt(
         self,

@@ -261,7 +261,7 @@ def import_objects(
         target = workspace.targets[0]
         to_spec = importable(target, options.kind)
         provider = session.providers[target.name]
-        state = provider.read()
+        state = provider.read(expected=len(workspace.definitions(target)))
         requests = sum(provider.client.requests.values())
     if len(state.objects) >= PROGRESS_FROM:
         progress(f"Read {len(state.objects)} live objects from {target.name} ({requests} requests)")

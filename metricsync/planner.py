@@ -90,7 +90,7 @@ def build_plan(
 def plan_target(
     target: Target, definitions: list[Definition], provider: Provider, overrides: Overrides
 ) -> TargetPlan:
-    state = provider.read()
+    state = provider.read(expected=len(definitions))
     result = diff(definitions, state.objects, provider.kind_diff(state))
     changes = result.changes
     managed = sum(1 for o in state.objects if o.owned and not o.generated)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,8 +47,10 @@ class Provider(ABC):
         """Authentication headers (resolving the target's secrets now)."""
 
     @abstractmethod
-    def read(self) -> LiveState:
-        """Every live object of the target, in as few list requests as the platform allows."""
+    def read(self, expected: int = 0) -> LiveState:
+        """Every live object of the target, in as few list requests as the platform allows.
+        `expected` is how many the caller thinks exist (its definitions): the pages they fill
+        are requested alongside the first instead of after it."""
 
     @abstractmethod
     def kind_diff(self, state: LiveState) -> KindDiff:
@@ -89,19 +90,6 @@ class Provider(ABC):
                 if exists():
                     return  # an earlier attempt did reach the server
         raise AmbiguousWrite(f"{self.target.name}: could not confirm the creation of {name!r}")
-
-
-def fetch_pages(
-    client: ApiClient, first: Callable[[], Any], pages: Callable[[Any], list[Callable[[], Any]]]
-) -> list[Any]:
-    """The first page, then every other page concurrently (their requests are known from the
-    first). Callers hold `paused_gc()` around fetching and mapping (PERF-NOTES §6)."""
-    head = first()
-    rest = pages(head)
-    if not rest:
-        return [head]
-    with ThreadPoolExecutor(max_workers=client.limits.concurrency) as pool:
-        return [head, *pool.map(lambda fetch: fetch(), rest)]
 
 
 def without_ignored(spec: Mapping[str, Any], ignore: Iterable[str]) -> dict[str, Any]:

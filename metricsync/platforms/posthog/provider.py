@@ -4,7 +4,7 @@ thin operations the shared plan/apply flow calls (api/posthog.md)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -16,10 +16,11 @@ from metricsync.config import Target
 from metricsync.definitions import Definition
 from metricsync.diff import KindDiff
 from metricsync.errors import ApiError
+from metricsync.listing import ListFormat, LivePage, fetch_pages
 from metricsync.live import LiveObject
 from metricsync.normalise import Rules
 from metricsync.plan import Change
-from metricsync.provider import LiveState, Provider, fetch_pages, without_ignored
+from metricsync.provider import LiveState, Provider, without_ignored
 
 KIND = "posthog/saved_metric"
 PAGE_SIZE = 1000
@@ -30,6 +31,15 @@ TAGS_IGNORED = (
     "PostHog project {project} ignores tags (its paid tagging feature is off), so the "
     "ownership marker cannot be stored: tags are not compared and prune is disabled. Set "
     "`sync_tags: false` on this target to make that explicit (CI runs do not share this memory)."
+)
+# What a plan reads of a listed metric: identity, the fields a definition sets, and the
+# modification time for saved-plan fingerprints; `created_by` and the rest are skipped unbuilt.
+MANAGED_FIELDS = ("description", "query", "tags")
+LIST = ListFormat(
+    items="results",
+    required=("id", "name"),
+    fields=(*MANAGED_FIELDS, "updated_at"),
+    envelope=("count", "next"),
 )
 LIMITS = Limits(windows=((480, 60.0), (4800, 3600.0)))  # per personal API key, every request
 
@@ -112,10 +122,13 @@ class PostHogProvider(Provider):
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.target.secret('api_key')}"}
 
-    def read(self) -> LiveState:
+    def read(self, expected: int = 0) -> LiveState:
+        guessed = [n * PAGE_SIZE for n in range(1, math.ceil(expected / PAGE_SIZE))]
         with paused_gc(keep=True):
-            pages = fetch_pages(self.client, lambda: self._page(0), self._other_pages)
-            objects = [from_payload(r, self.owner_tag) for page in pages for r in page["results"]]
+            pages = fetch_pages(
+                self._fetch, 0, guessed, self._other_pages, self.client.limits.concurrency
+            )
+            objects = [obj for page in pages for obj in page.objects]
         state = LiveState(objects, marker_supported=self.sync_tags)
         if self.tags_ignored:
             state.notes.append(TAGS_IGNORED.format(project=self.target.settings["project_id"]))
@@ -126,16 +139,18 @@ class PostHogProvider(Provider):
             )
         return state
 
-    def _page(self, offset: int) -> Any:
+    def _fetch(self, offset: int) -> LivePage:
         params = {"limit": PAGE_SIZE, "offset": offset}
-        return self.client.send("GET", f"{self.base}/", params=params).json()
+        body = self.client.read(f"{self.base}/", LIST.decode, params)
+        return LIST.page(body, partial(from_payload, owner_tag=self.owner_tag))
 
-    def _other_pages(self, first: Any) -> list[Callable[[], Any]]:
-        size = len(first.get("results") or [])
-        if not first.get("next") or size == 0:
+    def _other_pages(self, first: LivePage) -> list[int]:
+        """Offsets in steps of the server's own page size, which may be smaller than asked for."""
+        size = len(first.objects)
+        if not first.envelope.get("next") or size == 0:
             return []
-        count = math.ceil(int(first.get("count", 0)) / size)
-        return [partial(self._page, n * size) for n in range(1, count)]
+        count = math.ceil(int(first.envelope.get("count") or 0) / size)
+        return [n * size for n in range(1, count)]
 
     def kind_diff(self, state: LiveState) -> KindDiff:
         rules = RULES

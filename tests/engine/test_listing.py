@@ -1,0 +1,256 @@
+"""Live reads: pages requested concurrently (the expected ones alongside the first), decoded into
+only the fields a plan reads, and checked against what the first page says exists."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from metricsync.config import Policy, Target
+from metricsync.errors import ApiError
+from metricsync.listing import ListFormat, fetch_pages
+from metricsync.platforms.posthog import provider as posthog
+from metricsync.platforms.statsig import provider as statsig
+from metricsync.sandbox.app import SandboxApp
+from metricsync.sandbox.transport import SandboxTransport
+from tests.engine.conftest import POSTHOG_KEY, STATSIG_KEY
+
+OWNER = "managed-by-metricsync"
+SCHEMAS = Path(__file__).resolve().parents[2] / "metricsync" / "schemas"
+
+
+def statsig_target(url: str = "http://statsig.sandbox") -> Target:
+    key = {"api_key": STATSIG_KEY}
+    return Target("statsig-test", "statsig", (), url, Policy(), {}, fixed_credentials=key)
+
+
+def posthog_target() -> Target:
+    settings = {"project_id": "1", "sync_tags": True}
+    key = {"api_key": POSTHOG_KEY}
+    url = "http://posthog.sandbox"
+    return Target("posthog-test", "posthog", (), url, Policy(), settings, fixed_credentials=key)
+
+
+def statsig_app(count: int, **settings: Any) -> SandboxApp:
+    app = SandboxApp()
+    metrics = [
+        {"name": f"metric {i:05d}", "type": "sum", "description": f"Revenue {i}",
+         "unitTypes": ["userID"], "metricEvents": [{"name": "purchase", "type": "value"}],
+         "tags": [OWNER]}
+        for i in range(count)
+    ]  # fmt: skip
+    app.seed({"statsig": {"metrics": metrics, "settings": settings}})
+    return app
+
+
+def posthog_app(count: int, **settings: Any) -> SandboxApp:
+    app = SandboxApp()
+    metrics = [
+        {"name": f"metric {i:05d}", "description": f"Mean order {i}", "tags": [OWNER],
+         "query": {"kind": "ExperimentMetric", "metric_type": "mean",
+                   "source": {"kind": "EventsNode", "event": "purchase", "math": "sum"}}}
+        for i in range(count)
+    ]  # fmt: skip
+    app.seed({"posthog": {"settings": settings, "projects": {"1": {"saved_metrics": metrics}}}})
+    return app
+
+
+def list_requests(app: SandboxApp, path: str) -> int:
+    return sum(1 for r in app.requests if r.method == "GET" and r.path == path)
+
+
+STATSIG_LIST = "/console/v1/metrics/list"
+POSTHOG_LIST = "/api/projects/1/experiment_saved_metrics/"
+
+
+# -- what is decoded -----------------------------------------------------------------------------
+
+
+def test_only_the_fields_a_plan_reads_are_decoded() -> None:
+    page = ListFormat("data", required=("id", "name"), fields=("description",)).decode(
+        b'{"data": [{"id": "a::sum", "name": "a", "description": "d", "owner": {"name": "x"},'
+        b' "lineage": {"events": []}}], "message": "ok"}'
+    )
+    assert page == {"data": [{"id": "a::sum", "name": "a", "description": "d"}]}
+
+
+def test_an_object_without_an_id_is_refused_with_where_it_is() -> None:
+    listing = ListFormat("data", required=("id", "name"), fields=())
+    with pytest.raises(ValueError, match=r"missing required field `id` - at `\$\.data\[1\]`"):
+        listing.decode(b'{"data": [{"id": "a", "name": "a"}, {"name": "b"}]}')
+
+
+def test_statsig_reads_back_every_field_a_definition_may_set() -> None:
+    schema = json.loads((SCHEMAS / "statsig" / "metric.schema.json").read_text())
+    settable = {k for k, v in schema["properties"]["spec"]["properties"].items() if "not" not in v}
+    assert set(statsig.MANAGED_FIELDS) == settable
+
+
+def test_posthog_reads_back_every_field_a_definition_may_set() -> None:
+    schema = json.loads((SCHEMAS / "posthog" / "saved_metric.schema.json").read_text())
+    settable = {k for k, v in schema["properties"]["spec"]["properties"].items() if "not" not in v}
+    assert set(posthog.MANAGED_FIELDS) == settable
+
+
+def test_a_saved_plan_fingerprint_changes_when_only_the_modification_time_does() -> None:
+    raw = {"id": "a::sum", "name": "a", "type": "sum", "tags": [OWNER]}
+    before = statsig.from_payload({**raw, "lastModifiedTime": 1}, OWNER)
+    after = statsig.from_payload({**raw, "lastModifiedTime": 2}, OWNER)
+    assert before.fingerprint != after.fingerprint
+
+
+# -- how pages are requested -----------------------------------------------------------------------
+
+
+def test_expected_pages_are_requested_while_the_first_is_still_in_flight() -> None:
+    started = {key: threading.Event() for key in (1, 2, 3)}
+
+    def fetch(key: int) -> int:
+        started[key].set()
+        if key == 1:  # the first page answers only once the expected ones were sent too
+            assert started[2].wait(5) and started[3].wait(5), "expected pages waited for page 1"
+        return key
+
+    assert fetch_pages(fetch, 1, [2, 3], lambda first: [2, 3], concurrency=8) == [1, 2, 3]
+
+
+def test_expected_pages_the_first_does_not_confirm_are_dropped() -> None:
+    fetched: list[int] = []
+
+    def fetch(key: int) -> int:
+        fetched.append(key)
+        return key
+
+    pages = fetch_pages(fetch, 1, [2, 3, 4], lambda first: [2], concurrency=8)
+    assert pages == [1, 2]
+    assert set(fetched) <= {1, 2, 3, 4}
+
+
+def test_at_most_one_round_of_pages_is_guessed() -> None:
+    fetched = Counter[int]()
+
+    def fetch(key: int) -> int:
+        fetched[key] += 1
+        return key
+
+    assert fetch_pages(fetch, 1, list(range(2, 50)), lambda first: [], concurrency=4) == [1]
+    assert set(fetched) <= {1, 2, 3, 4}  # the first and concurrency - 1 guesses, never 49
+
+
+def test_a_failed_first_page_fails_the_read() -> None:
+    def fetch(key: int) -> int:
+        if key == 1:
+            raise ApiError("t", "GET", "/list", 500, "boom")
+        return key
+
+    with pytest.raises(ApiError, match="boom"):
+        fetch_pages(fetch, 1, [2, 3], lambda first: [2, 3], concurrency=8)
+
+
+# -- whole reads against the sandbox ---------------------------------------------------------------
+
+
+def read_statsig(app: SandboxApp, expected: int) -> list[str]:
+    provider = statsig.StatsigProvider(statsig_target(), SandboxTransport(app))
+    try:
+        return [obj.name for obj in provider.read(expected).objects]
+    finally:
+        provider.close()
+
+
+def read_posthog(app: SandboxApp, expected: int) -> list[str]:
+    provider = posthog.PostHogProvider(posthog_target(), SandboxTransport(app))
+    try:
+        return [obj.name for obj in provider.read(expected).objects]
+    finally:
+        provider.close()
+
+
+def names(count: int) -> list[str]:
+    return [f"metric {i:05d}" for i in range(count)]
+
+
+@pytest.fixture(scope="module")
+def statsig_2500() -> SandboxApp:
+    return statsig_app(2500)
+
+
+@pytest.mark.parametrize("expected", [0, 2500, 10_000])
+def test_statsig_reads_every_metric_once_in_the_fewest_requests(
+    statsig_2500: SandboxApp, expected: int
+) -> None:
+    statsig_2500.requests.clear()
+    assert read_statsig(statsig_2500, expected) == names(2500)
+    sent = list_requests(statsig_2500, STATSIG_LIST)
+    if expected <= 2500:
+        assert sent == 3  # ceil(2500 / 1000): a right guess or none costs nothing extra
+    else:
+        assert 3 <= sent <= 8  # a high guess wastes at most one round of concurrency
+
+
+def test_statsig_pages_smaller_than_asked_for_are_all_read() -> None:
+    app = statsig_app(2300, max_page_size=500)
+    assert read_statsig(app, expected=2300) == names(2300)
+    assert list_requests(app, STATSIG_LIST) == 5
+
+
+def test_posthog_reads_every_metric_once_in_the_fewest_requests() -> None:
+    app = posthog_app(2100)
+    got = read_posthog(app, expected=2100)
+    assert sorted(got) == names(2100)
+    assert list_requests(app, POSTHOG_LIST) == 3
+
+
+def test_posthog_pages_smaller_than_asked_for_are_all_read_once() -> None:
+    app = posthog_app(2100, max_page_size=300)
+    got = read_posthog(app, expected=2100)  # guessed offsets 1000 and 2000 are not 300-steps
+    assert sorted(got) == names(2100)
+    assert 7 <= list_requests(app, POSTHOG_LIST) <= 7 + 2  # 7 pages of 300, 2 guesses wasted
+
+
+# -- servers that answer differently ----------------------------------------------------------------
+
+
+def statsig_fake(pages: list[dict[str, Any]]) -> httpx.MockTransport:
+    """A Statsig list that links its pages but never counts them (totalItems is optional)."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/console/v1/tags":
+            return httpx.Response(200, json={"data": [], "pagination": {"nextPage": None}})
+        number = int(request.url.params.get("page", "1"))
+        return httpx.Response(200, json=pages[number - 1])
+
+    return httpx.MockTransport(handle)
+
+
+def page_of(names: list[str], next_page: str | None) -> dict[str, Any]:
+    data = [{"id": f"{n}::sum", "name": n, "type": "sum", "tags": [OWNER]} for n in names]
+    pagination = {"itemsPerPage": 2, "pageNumber": 1, "nextPage": next_page, "previousPage": None}
+    return {"message": "Metrics listed successfully.", "data": data, "pagination": pagination}
+
+
+def test_statsig_pages_without_a_count_are_followed_by_their_links() -> None:
+    pages = [
+        page_of(["a", "b"], "/console/v1/metrics/list?page=2&limit=2"),
+        page_of(["c", "d"], "/console/v1/metrics/list?page=3&limit=2"),
+        page_of(["e"], None),
+    ]
+    provider = statsig.StatsigProvider(statsig_target(), statsig_fake(pages))
+    assert [o.name for o in provider.read(expected=5).objects] == ["a", "b", "c", "d", "e"]
+
+
+def test_a_list_page_that_is_not_the_documented_envelope_is_a_clear_error() -> None:
+    broken = {"message": "ok", "data": [{"name": "no id"}], "pagination": {}}
+    provider = statsig.StatsigProvider(statsig_target(), statsig_fake([broken]))
+    with pytest.raises(ApiError) as caught:
+        provider.read()
+    assert str(caught.value) == (
+        "statsig-test: GET http://statsig.sandbox/console/v1/metrics/list failed with HTTP 200: "
+        "unexpected response body: Object missing required field `id` - at `$.data[0]`"
+    )
