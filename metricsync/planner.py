@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -79,18 +80,39 @@ def open_session(
 def build_plan(
     workspace: Workspace, providers: dict[str, Provider], overrides: Overrides = Overrides()
 ) -> Plan:
+    synced = synced_targets(workspace)
+    states = read_states(synced, workspace, providers)
     targets = [
-        plan_target(t, workspace.definitions(t), providers[t.name], overrides)
-        for t in synced_targets(workspace)
+        plan_target(t, workspace.definitions(t), providers[t.name], overrides, states[t.name])
+        for t in synced
     ]
     created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     return Plan(tuple(targets), definitions_digest(workspace), created)
 
 
+def read_states(
+    targets: Sequence[Target], workspace: Workspace, providers: dict[str, Provider]
+) -> dict[str, LiveState]:
+    """Every target's live state, read at once: one platform's round trips overlap another's.
+    A failure is raised for the first target, in config order, whose read failed."""
+    with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
+        reads = {
+            t.name: pool.submit(providers[t.name].read, len(workspace.definitions(t)))
+            for t in targets
+        }
+        return {name: read.result() for name, read in reads.items()}
+
+
 def plan_target(
-    target: Target, definitions: list[Definition], provider: Provider, overrides: Overrides
+    target: Target,
+    definitions: list[Definition],
+    provider: Provider,
+    overrides: Overrides,
+    state: LiveState | None = None,
 ) -> TargetPlan:
-    state = provider.read(expected=len(definitions))
+    """One target's plan; its live state is read now unless the caller read it already."""
+    if state is None:
+        state = provider.read(expected=len(definitions))
     result = diff(definitions, state.objects, provider.kind_diff(state))
     changes = result.changes
     managed = sum(1 for o in state.objects if o.owned and not o.generated)

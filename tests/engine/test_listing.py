@@ -15,11 +15,12 @@ import pytest
 from metricsync.config import Policy, Target
 from metricsync.errors import ApiError
 from metricsync.listing import ListFormat, fetch_pages
+from metricsync.planner import build_plan, open_session
 from metricsync.platforms.posthog import provider as posthog
 from metricsync.platforms.statsig import provider as statsig
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.transport import SandboxTransport
-from tests.engine.conftest import POSTHOG_KEY, STATSIG_KEY
+from tests.engine.conftest import POSTHOG_KEY, STATSIG_KEY, Project
 
 OWNER = "managed-by-metricsync"
 SCHEMAS = Path(__file__).resolve().parents[2] / "metricsync" / "schemas"
@@ -254,3 +255,37 @@ def test_a_list_page_that_is_not_the_documented_envelope_is_a_clear_error() -> N
         "statsig-test: GET http://statsig.sandbox/console/v1/metrics/list failed with HTTP 200: "
         "unexpected response body: Object missing required field `id` - at `$.data[0]`"
     )
+
+
+# -- a plan reads its targets at once ---------------------------------------------------------------
+
+
+class MeetingTransport(httpx.BaseTransport):
+    """Holds a target's first list request until the other target's list request arrives."""
+
+    def __init__(self, app: SandboxApp, meeting: threading.Barrier) -> None:
+        self.inner, self.meeting, self.met = SandboxTransport(app), meeting, False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        listing = request.url.path.endswith(("/metrics/list", "/experiment_saved_metrics/"))
+        if listing and not self.met:
+            self.met = True
+            self.meeting.wait()  # BrokenBarrierError if the other target is read after
+        return self.inner.handle_request(request)
+
+
+def test_a_plan_reads_every_target_at_once(project: Project) -> None:
+    meeting = threading.Barrier(2, timeout=10)
+    with open_session(
+        project.root / "metricsync.yaml",
+        transport_for=lambda _: MeetingTransport(project.app, meeting),
+    ) as session:
+        plan = build_plan(session.workspace, session.providers)
+    assert [t.target for t in plan.targets] == ["statsig-test", "posthog-test"]
+
+
+def test_a_failed_read_names_the_first_target_in_config_order(project: Project) -> None:
+    project.app.faults.add("GET /console/v1/metrics/list=403")
+    project.app.faults.add("GET /api/projects/12345/experiment_saved_metrics/=401")
+    with pytest.raises(ApiError, match=r"^statsig-test: GET .* HTTP 403"):
+        project.plan()
