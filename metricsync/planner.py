@@ -4,7 +4,7 @@ definitions, and applies the safety rules (SPEC 4.3) with their narrow overrides
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -81,7 +81,7 @@ def build_plan(
     workspace: Workspace, providers: dict[str, Provider], overrides: Overrides = Overrides()
 ) -> Plan:
     synced = synced_targets(workspace)
-    states = read_states(synced, workspace, providers)
+    states = read_states(providers, {t.name: len(workspace.definitions(t)) for t in synced})
     targets = [
         plan_target(t, workspace.definitions(t), providers[t.name], overrides, states[t.name])
         for t in synced
@@ -91,15 +91,13 @@ def build_plan(
 
 
 def read_states(
-    targets: Sequence[Target], workspace: Workspace, providers: dict[str, Provider]
+    providers: Mapping[str, Provider], expected: Mapping[str, int]
 ) -> dict[str, LiveState]:
     """Every target's live state, read at once: one platform's round trips overlap another's.
-    A failure is raised for the first target, in config order, whose read failed."""
-    with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
-        reads = {
-            t.name: pool.submit(providers[t.name].read, len(workspace.definitions(t)))
-            for t in targets
-        }
+    `expected` is each target's definition count; a failure is raised for the first target, in
+    the given order, whose read failed."""
+    with ThreadPoolExecutor(max_workers=max(1, len(expected))) as pool:
+        reads = {name: pool.submit(providers[name].read, count) for name, count in expected.items()}
         return {name: read.result() for name, read in reads.items()}
 
 
