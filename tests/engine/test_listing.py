@@ -18,6 +18,7 @@ from metricsync.listing import ListFormat, fetch_pages
 from metricsync.planner import build_plan, open_session
 from metricsync.platforms.posthog import provider as posthog
 from metricsync.platforms.statsig import provider as statsig
+from metricsync.provider import Provider
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.transport import SandboxTransport
 from tests.engine.conftest import POSTHOG_KEY, STATSIG_KEY, Project
@@ -157,20 +158,19 @@ def test_a_failed_first_page_fails_the_read() -> None:
 # -- whole reads against the sandbox ---------------------------------------------------------------
 
 
-def read_statsig(app: SandboxApp, expected: int) -> list[str]:
-    provider = statsig.StatsigProvider(statsig_target(), SandboxTransport(app))
+def read_names(provider: Provider, expected: int) -> list[str]:
     try:
         return [obj.name for obj in provider.read(expected).objects]
     finally:
         provider.close()
+
+
+def read_statsig(app: SandboxApp, expected: int) -> list[str]:
+    return read_names(statsig.StatsigProvider(statsig_target(), SandboxTransport(app)), expected)
 
 
 def read_posthog(app: SandboxApp, expected: int) -> list[str]:
-    provider = posthog.PostHogProvider(posthog_target(), SandboxTransport(app))
-    try:
-        return [obj.name for obj in provider.read(expected).objects]
-    finally:
-        provider.close()
+    return read_names(posthog.PostHogProvider(posthog_target(), SandboxTransport(app)), expected)
 
 
 def names(count: int) -> list[str]:
