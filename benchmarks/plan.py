@@ -1,9 +1,11 @@
 """Plan benchmark: N matching definitions per platform against the sandbox on loopback with added
-latency. Reports list requests against the floor, per-object requests (must be 0), fetch wall time
-against the latency floor, and the CPU time of normalise + diff with 5% of pairs changed.
+latency. Reports list requests against the floor, per-object requests (must be 0), the median
+fetch wall time against the latency floors (page 1 first, and the count known in advance) and
+against the client's own CPU for the read, the CPU time of normalise + diff with 5% of pairs
+changed, and both targets read at once as `plan` reads them.
 
-    python benchmarks/plan.py            # N=10,000, 50 ms per request
-    python benchmarks/plan.py --n 1000 --latency-ms 20
+    python benchmarks/plan.py            # N=10,000, 50 ms per request, 7 timed reads
+    python benchmarks/plan.py --n 1000 --latency-ms 300 --repeat 3
 """
 
 from __future__ import annotations
