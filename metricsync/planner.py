@@ -106,11 +106,9 @@ def plan_target(
     definitions: list[Definition],
     provider: Provider,
     overrides: Overrides,
-    state: LiveState | None = None,
+    state: LiveState,
 ) -> TargetPlan:
-    """One target's plan; its live state is read now unless the caller read it already."""
-    if state is None:
-        state = provider.read(expected=len(definitions))
+    """One target's plan from its live state as read."""
     result = diff(definitions, state.objects, provider.kind_diff(state))
     changes = result.changes
     managed = sum(1 for o in state.objects if o.owned and not o.generated)

@@ -129,7 +129,9 @@ def dry_runs(workspace: Workspace, target: Target, provider: Provider) -> list[C
     assert isinstance(provider, DryRunner)
     started = time.perf_counter()
     try:
-        plan = plan_target(target, workspace.definitions(target), provider, Overrides())
+        definitions = workspace.definitions(target)
+        state = provider.read(expected=len(definitions))
+        plan = plan_target(target, definitions, provider, Overrides(), state)
     except MetricsyncError as exc:
         seconds = time.perf_counter() - started
         detail = f"could not read live state: {_message(exc)}"

@@ -139,7 +139,9 @@ class StatsigProvider(Provider):
         if isinstance(key, str):
             return self._follow(key)
         params = {"page": key, "limit": PAGE_SIZE, "showHiddenMetrics": "true"}
-        body = self.client.read(f"{API}/metrics/list", LIST.decode, params)
+        return self._page(self.client.read(f"{API}/metrics/list", LIST.decode, params))
+
+    def _page(self, body: dict[str, Any]) -> LivePage:
         return LIST.page(body, partial(from_payload, owner_tag=self.owner_tag))
 
     def _other_pages(self, first: LivePage) -> list[int | str]:
@@ -153,13 +155,14 @@ class StatsigProvider(Provider):
             return list(range(2, math.ceil(total / size) + 1))
         return [str(pagination["nextPage"])]
 
-    def _follow(self, link: str | None) -> LivePage:
+    def _follow(self, next_page: str) -> LivePage:
         """Sequential fallback for a server that does not report totalItems."""
         objects: list[LiveObject] = []
+        link: str | None = next_page
         while link:
-            body = self.client.read(link, LIST.decode)
-            objects += LIST.page(body, partial(from_payload, owner_tag=self.owner_tag)).objects
-            link = (body.get("pagination") or {}).get("nextPage")
+            page = self._page(self.client.read(link, LIST.decode))
+            objects += page.objects
+            link = (page.envelope.get("pagination") or {}).get("nextPage")
         return LivePage(objects, {})
 
     def _tag_names(self) -> set[str]:
