@@ -143,19 +143,16 @@ class ApiClient:
             self.sleep(self.retry.delay(attempt, _retry_after(response)))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def read(
-        self, path: str, decode: Callable[[bytes], T], params: dict[str, Any] | None = None
-    ) -> T:
-        """GETs `path` and decodes the body; a body that is not what the platform documents is
-        an ApiError naming the request, the decoder's reason and where in the body it failed."""
-        response = self.send("GET", path, params=params)
+    def decode(self, response: httpx.Response, decode: Callable[[bytes], T]) -> T:
+        """The body of a response `send` returned, decoded; a body that is not what the platform
+        documents is an ApiError naming the request, the decoder's reason and where it failed."""
         try:
             return decode(response.content)
         except ValueError as exc:
+            request = response.request
             detail = redact(f"unexpected response body: {exc}")
-            raise ApiError(
-                self.target, "GET", self._url(path), response.status_code, detail
-            ) from None
+            url = str(request.url.copy_with(query=None))
+            raise ApiError(self.target, request.method, url, response.status_code, detail) from None
 
     def _attempt(
         self,

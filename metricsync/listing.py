@@ -1,5 +1,5 @@
 """Reading a platform's whole list: the pages requested concurrently, the expected ones alongside
-the first, and each page decoded into only the fields a plan reads.
+the first, and each page decoded, as it arrives, into only the fields a plan reads.
 
 msgspec skips every other field while it parses, so reading 10,000 live objects builds a fraction
 of what a generic JSON decode would (benchmarks/plan.py); the GC is paused meanwhile (bulk.py).
@@ -8,7 +8,7 @@ of what a generic JSON decode would (benchmarks/plan.py); the GC is paused meanw
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Required, TypedDict, TypeVar, cast
 
@@ -17,6 +17,7 @@ import msgspec
 from metricsync.live import LiveObject
 
 Key = TypeVar("Key", bound=Hashable)
+Body = TypeVar("Body")
 Page = TypeVar("Page")
 
 
@@ -54,40 +55,47 @@ class ListFormat:
         return cast(dict[str, Any], self._decoder.decode(content))
 
     def page(
-        self, body: dict[str, Any], to_object: Callable[[dict[str, Any]], LiveObject]
+        self,
+        body: dict[str, Any],
+        to_object: Callable[[dict[str, Any], str], LiveObject],
+        owner: str,
     ) -> LivePage:
-        """A decoded page as live objects, mapped as each page arrives rather than all at the
-        end, so the mapping overlaps the requests still in flight."""
-        objects = [to_object(raw) for raw in body.pop(self.items)]
+        """A decoded page as live objects: `to_object(raw, owner)` maps each one, called plainly
+        because a keyword-bound partial would double the cost of mapping a page."""
+        objects = [to_object(raw, owner) for raw in body.pop(self.items)]
         return LivePage(objects, body)
 
 
 def fetch_pages(
-    fetch: Callable[[Key], Page],
+    get: Callable[[Key], Body],
+    parse: Callable[[Body], Page],
     first: Key,
     expected: Sequence[Key],
     remaining: Callable[[Page], Sequence[Key]],
     concurrency: int,
 ) -> list[Page]:
     """The first page, and with it up to one round of the `expected` pages; then every page the
-    first one says exists, `concurrency` at a time, in order.
+    first one says exists, `concurrency` in flight at a time, returned in order.
 
-    An expected page the first one does not confirm is dropped, so a wrong guess costs at most
-    `concurrency - 1` wasted requests, never a wrong read; a right one saves a round trip.
+    Pool threads only `get` (send and receive), so a connection takes the next request the moment
+    its page has arrived; the calling thread `parse`s each page as it comes in, the first one
+    before any other because it says which pages exist. An expected page the first does not
+    confirm is dropped, so a wrong guess costs at most `concurrency - 1` wasted requests, never a
+    wrong read; a right one saves a round trip.
     """
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         try:
-            head = pool.submit(fetch, first)
-            early: dict[Key, Future[Page]] = {
-                key: pool.submit(fetch, key) for key in expected[: concurrency - 1]
-            }
-            keys = remaining(head.result())
+            head = pool.submit(get, first)
+            early = {key: pool.submit(get, key) for key in expected[: concurrency - 1]}
+            first_page = parse(head.result())
+            keys = remaining(first_page)
             confirmed = set(keys)
             for key, future in early.items():
                 if key not in confirmed:
                     future.cancel()
-            rest = [early[key] if key in early else pool.submit(fetch, key) for key in keys]
-            return [head.result(), *(future.result() for future in rest)]
+            rest = [early[key] if key in early else pool.submit(get, key) for key in keys]
+            parsed = {future: parse(future.result()) for future in as_completed(rest)}
+            return [first_page, *(parsed[future] for future in rest)]
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)  # nothing more is sent after a failure
             raise

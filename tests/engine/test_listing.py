@@ -110,6 +110,10 @@ def test_a_saved_plan_fingerprint_changes_when_only_the_modification_time_does()
 # -- how pages are requested -----------------------------------------------------------------------
 
 
+def same(page: int) -> int:
+    return page
+
+
 def test_expected_pages_are_requested_while_the_first_is_still_in_flight() -> None:
     started = {key: threading.Event() for key in (1, 2, 3)}
 
@@ -119,7 +123,7 @@ def test_expected_pages_are_requested_while_the_first_is_still_in_flight() -> No
             assert started[2].wait(5) and started[3].wait(5), "expected pages waited for page 1"
         return key
 
-    assert fetch_pages(fetch, 1, [2, 3], lambda first: [2, 3], concurrency=8) == [1, 2, 3]
+    assert fetch_pages(fetch, same, 1, [2, 3], lambda first: [2, 3], concurrency=8) == [1, 2, 3]
 
 
 def test_expected_pages_the_first_does_not_confirm_are_dropped() -> None:
@@ -129,7 +133,7 @@ def test_expected_pages_the_first_does_not_confirm_are_dropped() -> None:
         fetched.append(key)
         return key
 
-    pages = fetch_pages(fetch, 1, [2, 3, 4], lambda first: [2], concurrency=8)
+    pages = fetch_pages(fetch, same, 1, [2, 3, 4], lambda first: [2], concurrency=8)
     assert pages == [1, 2]
     assert set(fetched) <= {1, 2, 3, 4}
 
@@ -141,8 +145,42 @@ def test_at_most_one_round_of_pages_is_guessed() -> None:
         fetched[key] += 1
         return key
 
-    assert fetch_pages(fetch, 1, list(range(2, 50)), lambda first: [], concurrency=4) == [1]
+    assert fetch_pages(fetch, same, 1, list(range(2, 50)), lambda first: [], concurrency=4) == [1]
     assert set(fetched) <= {1, 2, 3, 4}  # the first and concurrency - 1 guesses, never 49
+
+
+def test_a_connection_takes_the_next_page_while_the_last_one_is_parsed() -> None:
+    sent = {key: threading.Event() for key in (1, 2, 3)}
+
+    def get(key: int) -> int:
+        sent[key].set()
+        return key
+
+    def parse(key: int) -> int:
+        if key == 2:  # one connection only: page 3 can go out now only if 2 no longer holds it
+            assert sent[3].wait(5), "page 3 waited until page 2 was parsed"
+        return key
+
+    assert fetch_pages(get, parse, 1, [], lambda first: [2, 3], concurrency=1) == [1, 2, 3]
+
+
+def test_pages_are_parsed_as_they_arrive_the_first_one_first() -> None:
+    parsed: list[int] = []
+    three_parsed = threading.Event()
+
+    def get(key: int) -> int:
+        if key == 2:  # page 2 arrives only after page 3 was parsed
+            assert three_parsed.wait(5), "page 3 was not parsed until page 2 arrived"
+        return key
+
+    def parse(key: int) -> int:
+        parsed.append(key)
+        if key == 3:
+            three_parsed.set()
+        return key
+
+    assert fetch_pages(get, parse, 1, [2, 3], lambda first: [2, 3], concurrency=3) == [1, 2, 3]
+    assert parsed == [1, 3, 2]
 
 
 def test_a_failed_first_page_fails_the_read() -> None:
@@ -152,7 +190,7 @@ def test_a_failed_first_page_fails_the_read() -> None:
         return key
 
     with pytest.raises(ApiError, match="boom"):
-        fetch_pages(fetch, 1, [2, 3], lambda first: [2, 3], concurrency=8)
+        fetch_pages(fetch, same, 1, [2, 3], lambda first: [2, 3], concurrency=8)
 
 
 # -- whole reads against the sandbox ---------------------------------------------------------------
