@@ -1,11 +1,23 @@
 """Plan benchmark: N matching definitions per platform against the sandbox on loopback with added
-latency. Reports list requests against the floor, per-object requests (must be 0), the median
-fetch wall time against the latency floors (page 1 first, and the count known in advance) and
-against the client's own CPU for the read, the CPU time of normalise + diff with 5% of pairs
-changed, and both targets read at once as `plan` reads them.
+latency, read as `plan` reads them (expecting its N definitions).
 
-    python benchmarks/plan.py            # N=10,000, 50 ms per request, 7 timed reads
-    python benchmarks/plan.py --n 1000 --latency-ms 300 --repeat 3
+Reports, per platform: list requests against their floor (ceil(N / max page size), plus Statsig's
+tag list) and per-object requests (must be 0); the median fetch wall time of warm reads and of a
+cold one (a new client: new connections and threads), with the client's own CPU for the read;
+the fetch against four floors; the CPU of normalise + diff with 5% of pairs changed; and both
+targets read at once.
+
+The floors, for R requests with at most c in flight and latency L:
+  issue       R x L / c, as the issue states it; no client reaches it when c does not divide R
+              (10 pages, 8 in flight: 0.0625 s, but pages 9 and 10 cannot leave before a slot
+              frees, one round trip in, so two round trips, 0.1 s, is the least possible)
+  round trips ceil(R / c) x L: the least any client with c requests in flight can take
+  page 1 first (1 + ceil((R - 1) / c)) x L: a client that learns the count from the first page
+  cpu         L + the read's own CPU: nothing is received or decoded before the first answer
+              lands, and on one core under the GIL that work cannot hide under later waits
+
+    python benchmarks/plan.py            # N=10,000, 50 ms per request, 15 warm reads
+    python benchmarks/plan.py --n 1000 --latency-ms 300 --repeat 5
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ import math
 import os
 import statistics
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -98,33 +111,39 @@ def target(name: str, provider: str, url: str) -> Target:
     return Target(name, provider, (), url, Policy(), settings, fixed_credentials={"api_key": key})
 
 
-def timed_reads(provider: Any, n: int, repeat: int) -> tuple[Any, list[float], list[float]]:
-    """`repeat` reads as a plan makes them (expecting its N definitions): wall and CPU times."""
-    walls, cpus, state = [], [], None
-    for _ in range(repeat):
-        del state  # the previous read is garbage before the next one starts, as in one plan
-        provider.client.requests.clear()
-        cpu, started = time.process_time(), time.perf_counter()
-        state = provider.read(n)
-        walls.append(time.perf_counter() - started)
-        cpus.append(time.process_time() - cpu)
-    return state, walls, cpus
+def timed_read(provider: Any, n: int) -> tuple[Any, float, float]:
+    """One read as a plan makes it (expecting its N definitions): the state, wall and CPU time."""
+    provider.client.requests.clear()
+    cpu, started = time.process_time(), time.perf_counter()
+    state = provider.read(n)
+    return state, time.perf_counter() - started, time.process_time() - cpu
 
 
 def measure(
-    provider: Any, kind: str, n: int, page: int, latency: float, repeat: int
+    make: Callable[[], Any], kind: str, n: int, page: int, latency: float, repeat: int
 ) -> dict[str, Any]:
-    provider.read(n)  # warms the sandbox's per-object JSON cache: server cost is not ours to time
-    state, walls, cpus = timed_reads(provider, n, repeat)
+    warm = make()
+    warm.read(n)  # warms the sandbox's per-object JSON cache: server cost is not ours to time
+    warm.close()
+    provider = make()
+    state, cold, _ = timed_read(provider, n)  # a new client: connections and threads start now
+    walls, cpus = [], []
+    for _ in range(repeat):
+        del state  # the previous read is garbage before the next one starts, as in one plan
+        state, wall, cpu = timed_read(provider, n)
+        walls.append(wall)
+        cpus.append(cpu)
     requests = sum(provider.client.requests.values())
-    list_pages = math.ceil(n / page)
-    tag_pages = 1 if kind == "statsig/metric" else 0  # Statsig: the tag list, read alongside
-    concurrency = provider.limits.concurrency
-    # The floor of a client that learns the count from page 1, then reads the rest c at a time;
-    # and of one that knows it already (a plan expects its N definitions): c at a time from 0.
-    floor = latency * (1 + math.ceil((list_pages - 1) / concurrency))
-    known = latency * math.ceil(list_pages / concurrency)
+    provider.close()
+    floor_requests = math.ceil(n / page) + (kind == "statsig/metric")  # + Statsig's tag list
+    c = provider.limits.concurrency
     fetch, cpu = statistics.median(walls), statistics.median(cpus)
+    floors = {
+        "issue": floor_requests * latency / c,
+        "round trips": math.ceil(floor_requests / c) * latency,
+        "page 1 first": (1 + math.ceil((math.ceil(n / page) - 1) / c)) * latency,
+        "cpu": latency + cpu,
+    }
     definitions = desired(kind, n, 20)
     diff_cpu = time.process_time()
     result = diff(definitions, state.objects, provider.kind_diff(state))
@@ -132,58 +151,64 @@ def measure(
     return {
         "kind": kind,
         "objects": len(state.objects),
-        "list requests": requests,
-        "floor": list_pages + tag_pages,
-        "per-object requests": requests - list_pages - tag_pages,
-        f"fetch s (median of {repeat})": round(fetch, 3),
-        "latency floor s": round(floor, 3),
-        "x floor": round(fetch / floor, 2),
-        "floor if count known s": round(known, 3),
+        "list requests": f"{requests} (floor {floor_requests})",
+        "per-object requests": requests - floor_requests,
+        "fetch s": f"{fetch:.3f} (p25-p75 {_quartiles(walls)}; cold {cold:.3f})",
         "fetch cpu s": round(cpu, 3),
-        "x max(floor, cpu)": round(fetch / max(floor, cpu), 2),
+        "x floor": ", ".join(f"{name} {f:.3f} s: {fetch / f:.2f}" for name, f in floors.items()),
         "changes": len(result.changes),
         "normalise+diff cpu s": round(diff_cpu, 3),
     }
 
 
-def both_targets(providers: dict[str, Any], n: int, repeat: int) -> float:
-    """Median wall time of `planner.read_states` over both targets, as `plan` reads them."""
-    walls = []
+def _quartiles(values: list[float]) -> str:
+    low, _, high = statistics.quantiles(values, n=4)
+    return f"{low:.3f}-{high:.3f}"
+
+
+def both_targets(providers: dict[str, Any], n: int, repeat: int) -> tuple[float, float]:
+    """Median wall times of `planner.read_states` over both targets, as `plan` reads them, and of
+    the same reads one after the other, interleaved so that both see the same machine."""
+    expected = {name: n for name in providers}
+    at_once, apart = [], []
     for _ in range(repeat):
         started = time.perf_counter()
-        states = read_states(providers, {name: n for name in providers})
-        walls.append(time.perf_counter() - started)
+        states = read_states(providers, expected)
+        at_once.append(time.perf_counter() - started)
         del states
-    return statistics.median(walls)
+        started = time.perf_counter()
+        for provider in providers.values():
+            provider.read(n)
+        apart.append(time.perf_counter() - started)
+    return statistics.median(at_once), statistics.median(apart)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=int, default=50)
-    parser.add_argument("--repeat", type=int, default=7, help="reads timed per platform")
+    parser.add_argument("--repeat", type=int, default=15, help="warm reads timed per platform")
     args = parser.parse_args()
     with sandbox_in_child(partial(seed, args.n), args.latency_ms) as url:
         latency = args.latency_ms / 1000
-        providers = {
-            "statsig": StatsigProvider(target("statsig", "statsig", url)),
-            "posthog": PostHogProvider(target("posthog", "posthog", url)),
+        makers = {
+            "statsig": lambda: StatsigProvider(target("statsig", "statsig", url)),
+            "posthog": lambda: PostHogProvider(target("posthog", "posthog", url)),
         }
         rows = [
-            measure(providers["statsig"], "statsig/metric", args.n, STATSIG_PAGE, latency,
+            measure(makers["statsig"], "statsig/metric", args.n, STATSIG_PAGE, latency,
                     args.repeat),
-            measure(providers["posthog"], "posthog/saved_metric", args.n, POSTHOG_PAGE, latency,
+            measure(makers["posthog"], "posthog/saved_metric", args.n, POSTHOG_PAGE, latency,
                     args.repeat),
         ]  # fmt: skip
-        both = both_targets(providers, args.n, args.repeat)
+        both, apart = both_targets(
+            {name: make() for name, make in makers.items()}, args.n, args.repeat
+        )
     print(f"N={args.n} per platform, {args.latency_ms} ms added latency, pid {os.getpid()}")
     for row in rows:
-        print("  " + ", ".join(f"{k}: {v}" for k, v in row.items()))
-    apart = sum(row[f"fetch s (median of {args.repeat})"] for row in rows)
+        print("  " + "\n    ".join(f"{k}: {v}" for k, v in row.items()))
     print(f"  both targets, read at once as a plan reads them: {both:.3f} s (one after the other: "
           f"{apart:.3f} s)")  # fmt: skip
-    print("(Statsig's request floor includes its tag-list page, read concurrently with the list;")
-    print(" fetch cpu is the client's own: on one core under the GIL it cannot hide under latency)")
 
 
 if __name__ == "__main__":
