@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,15 +30,24 @@ def serving(*options: str) -> Iterator[tuple[str, list[str], subprocess.Popen[st
         command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     ) as process:
         assert process.stderr is not None
+        # a server that never prints or never stops fails its test instead of hanging the suite:
+        # killed, it closes its stderr, so every read of it returns
+        watchdog = threading.Timer(60, process.kill)
+        watchdog.start()
         try:
             lines = _banner(process.stderr)
             url = lines[0].split()[3] if lines[0].startswith("Sandbox listening") else ""
             assert url.startswith("http://127.0.0.1:"), "\n".join(lines)
             yield url, lines, process
         finally:
+            watchdog.cancel()
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
-            process.wait(timeout=10)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
 
 
 def _banner(stream: IO[str]) -> list[str]:
