@@ -284,6 +284,18 @@ def test_statsig_pages_without_a_count_are_followed_by_their_links() -> None:
     assert [o.name for o in provider.read(expected=5).objects] == ["a", "b", "c", "d", "e"]
 
 
+def test_statsig_pages_that_count_items_but_not_their_size_are_followed_by_their_links() -> None:
+    pages = [
+        page_of(["a", "b"], "/console/v1/metrics/list?page=2&limit=2"),
+        page_of(["c"], None),
+    ]
+    for page in pages:
+        del page["pagination"]["itemsPerPage"]
+        page["pagination"]["totalItems"] = 3
+    provider = statsig.StatsigProvider(statsig_target(), statsig_fake(pages))
+    assert [o.name for o in provider.read(expected=3).objects] == ["a", "b", "c"]
+
+
 def test_a_list_page_that_is_not_the_documented_envelope_is_a_clear_error() -> None:
     broken = {"message": "ok", "data": [{"name": "no id"}], "pagination": {}}
     provider = statsig.StatsigProvider(statsig_target(), statsig_fake([broken]))

@@ -105,6 +105,18 @@ def metric_path(metric_id: str) -> str:
     return f"{API}/metrics/{quote(metric_id, safe='')}"
 
 
+def _page_count(page: LivePage) -> int | None:
+    """How many pages the list has, as a page of it says; None when it links to a next page
+    without counting."""
+    pagination = page.envelope.get("pagination") or {}
+    total, size = pagination.get("totalItems"), pagination.get("itemsPerPage")
+    if not pagination.get("nextPage"):
+        return 1
+    if isinstance(total, int) and isinstance(size, int) and size > 0:
+        return math.ceil(total / size)
+    return None
+
+
 class StatsigProvider(Provider):
     limits = LIMITS
 
@@ -142,22 +154,15 @@ class StatsigProvider(Provider):
     def _counted(self, first: LivePage) -> list[int]:
         """Page numbers from the first page's counts (the server's own page size, which may be
         smaller than asked for); none when it does not count its pages."""
-        pagination = first.envelope.get("pagination") or {}
-        total, size = pagination.get("totalItems"), pagination.get("itemsPerPage")
-        if not pagination.get("nextPage"):
-            return []
-        if isinstance(total, int) and isinstance(size, int) and size > 0:
-            return list(range(2, math.ceil(total / size) + 1))
-        return []
+        return list(range(2, (_page_count(first) or 1) + 1))
 
     def _follow(self, first: LivePage) -> list[LiveObject]:
         """A server that links its pages without counting them (totalItems is optional) is read
         one link after another, sequentially."""
-        pagination = first.envelope.get("pagination") or {}
-        if isinstance(pagination.get("totalItems"), int):
+        if _page_count(first) is not None:
             return []
         objects: list[LiveObject] = []
-        link = pagination.get("nextPage")
+        link = (first.envelope.get("pagination") or {}).get("nextPage")
         while link:
             page = self._parse(self._get(str(link)))
             objects += page.objects
