@@ -307,6 +307,19 @@ def test_a_list_page_that_is_not_the_documented_envelope_is_a_clear_error() -> N
     )
 
 
+def test_a_later_page_that_is_not_the_documented_envelope_fails_the_read() -> None:
+    counted = {"itemsPerPage": 2, "totalItems": 4, "nextPage": "/console/v1/metrics/list?page=2"}
+    first = {**page_of(["a", "b"], None), "pagination": counted}
+    broken = {"message": "ok", "data": [{"id": "c::sum"}], "pagination": {}}
+    provider = statsig.StatsigProvider(statsig_target(), statsig_fake([first, broken]))
+    with pytest.raises(ApiError) as caught:
+        provider.read(expected=4)
+    assert str(caught.value) == (
+        "statsig-test: GET http://statsig.sandbox/console/v1/metrics/list failed with HTTP 200: "
+        "unexpected response body: Object missing required field `name` - at `$.data[0]`"
+    )
+
+
 # -- a plan reads its targets at once ---------------------------------------------------------------
 
 
