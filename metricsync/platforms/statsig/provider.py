@@ -140,11 +140,8 @@ class StatsigProvider(Provider):
             self._tags = tags.result()
         return LiveState(objects)
 
-    def _get(self, key: int | str) -> httpx.Response:
-        """A list page by number, or by the link a page gave."""
-        if isinstance(key, str):
-            return self.client.send("GET", key)
-        params = {"page": key, "limit": PAGE_SIZE, "showHiddenMetrics": "true"}
+    def _get(self, page: int) -> httpx.Response:
+        params = {"page": page, "limit": PAGE_SIZE, "showHiddenMetrics": "true"}
         return self.client.send("GET", f"{API}/metrics/list", params=params)
 
     def _parse(self, response: httpx.Response) -> LivePage:
@@ -164,7 +161,7 @@ class StatsigProvider(Provider):
         objects: list[LiveObject] = []
         link = (first.envelope.get("pagination") or {}).get("nextPage")
         while link:
-            page = self._parse(self._get(str(link)))
+            page = self._parse(self.client.send("GET", str(link)))
             objects += page.objects
             link = (page.envelope.get("pagination") or {}).get("nextPage")
         return objects
