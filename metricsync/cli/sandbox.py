@@ -175,11 +175,13 @@ def _serve(app: SandboxApp, host: str, port: int, state: Path | None) -> None:
         server = SandboxServer(app, host, port)
     except OSError as exc:
         raise MetricsyncError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly on SIGTERM too
-    with server:
-        _announce(app, server.url, state)
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it is meant to stop
-            threading.Event().wait()
+    # Ctrl-C and SIGTERM both stop it cleanly, however it was started: a script's background
+    # job starts with SIGINT ignored, and Python would leave it ignored
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.default_int_handler)
+    with server, contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it is meant to stop
+        _announce(app, server.url, state)  # inside: a Ctrl-C the moment it is printed stops it too
+        threading.Event().wait()
     click.echo("Sandbox stopped.", err=True)
 
 

@@ -23,9 +23,14 @@ STATSIG = {"STATSIG-API-KEY": "console-sandbox-key"}
 
 
 @contextmanager
-def serving(*options: str) -> Iterator[tuple[str, list[str], subprocess.Popen[str]]]:
-    """Starts `sandbox serve --port 0 OPTIONS`; yields its URL, its banner lines and the process."""
+def serving(
+    *options: str, sigint_ignored: bool = False
+) -> Iterator[tuple[str, list[str], subprocess.Popen[str]]]:
+    """Starts `sandbox serve --port 0 OPTIONS`, with SIGINT ignored as a script's background job
+    starts it if asked; yields its URL, its banner lines and the process."""
     command = [sys.executable, "-m", "metricsync", "sandbox", "serve", "--port", "0", *options]
+    if sigint_ignored:
+        command = ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *command]
     with subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     ) as process:
@@ -87,6 +92,11 @@ def test_serve_answers_health_and_stops_cleanly_on_ctrl_c() -> None:
         "USERFLUX_METRICS_API_KEY",
         "UNLEASH_BACKEND_TOKEN",
     ]
+
+
+def test_ctrl_c_stops_a_server_started_as_a_background_job() -> None:
+    with serving("--memory", sigint_ignored=True) as (_, _, process):
+        assert stop(process) == (0, "Sandbox stopped.\n")
 
 
 def test_serve_seeds_keeps_state_and_reset_starts_empty(tmp_path: Path) -> None:
