@@ -12,7 +12,7 @@ The floors, for R requests with at most c in flight and latency L:
               (10 pages, 8 in flight: 0.0625 s, but pages 9 and 10 cannot leave before a slot
               frees, one round trip in, so two round trips, 0.1 s, is the least possible)
   round trips ceil(R / c) x L: the least any client with c requests in flight can take
-  page 1 first (1 + ceil((R - 1) / c)) x L: a client that learns the count from the first page
+  page 1 first (1 + ceil((pages - 1) / c)) x L: a client that learns the count from page 1
   cpu         L + the read's own CPU: nothing is received or decoded before the first answer
               lands, and on one core under the GIL that work cannot hide under later waits
 
@@ -201,9 +201,10 @@ def main() -> None:
             measure(makers["posthog"], "posthog/saved_metric", args.n, POSTHOG_PAGE, latency,
                     args.repeat),
         ]  # fmt: skip
-        both, apart = both_targets(
-            {name: make() for name, make in makers.items()}, args.n, args.repeat
-        )
+        providers = {name: make() for name, make in makers.items()}
+        both, apart = both_targets(providers, args.n, args.repeat)
+        for provider in providers.values():
+            provider.close()
     print(f"N={args.n} per platform, {args.latency_ms} ms added latency, pid {os.getpid()}")
     for row in rows:
         print("  " + "\n    ".join(f"{k}: {v}" for k, v in row.items()))
