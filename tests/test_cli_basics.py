@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 
 from metricsync import schema
-from metricsync.cli import run
+from metricsync.cli import cli, run
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "metricsync" / "schemas"
@@ -107,3 +108,47 @@ def test_targets_prints_the_problems_of_an_invalid_config(
         "use https:// (http is for loopback only) [/targets/statsig-prod/base_url]",
         "Error: 1 problem found; nothing was sent",
     ]
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            found += _commands(command, (*prefix, name))
+        else:
+            found.append((*prefix, name))
+    return found
+
+
+@pytest.mark.parametrize("command", _commands(cli), ids=" ".join)
+def test_every_command_accepts_sandbox(command: tuple[str, ...]) -> None:
+    """SPEC 3: --sandbox on any command, harmless where nothing is sent."""
+    params = cli.get_command(click.Context(cli), command[0])
+    for name in command[1:]:
+        assert isinstance(params, click.Group)
+        params = params.get_command(click.Context(params), name)
+    assert params is not None
+    assert "--sandbox" in [o for p in params.params for o in getattr(p, "opts", [])]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate", "--sandbox"],
+        ["targets", "--sandbox", "--format", "json"],
+        ["unleash", "validate", "--sandbox"],
+    ],
+)
+def test_sandbox_is_harmless_where_nothing_is_sent(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    assert run([a for a in argv if a != "--sandbox"]) == 0
+    without = capsys.readouterr().out
+    assert run(argv) == 0
+    assert capsys.readouterr().out == without
+
+
+def test_schema_accepts_sandbox(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["schema", "config", "--sandbox"]) == 0
+    assert json.loads(capsys.readouterr().out)["title"].startswith("metricsync project config")

@@ -40,6 +40,17 @@ def sandbox_option(function: F) -> F:
     )(function)
 
 
+def sandbox_accepted(function: F) -> F:
+    """--sandbox on a command that sends nothing: accepted, so that one command line works for
+    every command (SPEC 3), and without effect."""
+    return click.option(
+        "--sandbox",
+        is_flag=True,
+        expose_value=False,
+        help="Accepted for every command; this one sends nothing, so it changes nothing.",
+    )(function)
+
+
 def format_option(*choices: str) -> Callable[[F], F]:
     def decorate(function: F) -> F:
         return click.option(

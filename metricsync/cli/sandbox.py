@@ -72,6 +72,12 @@ def sandbox_group() -> None:
     metavar="SPEC",
     help="Fault rule in the syntax below (repeatable).",
 )
+@click.option(
+    "--sandbox",
+    is_flag=True,
+    expose_value=False,
+    help="Accepted for every command; serve runs the sandbox itself.",
+)
 def serve_command(
     host: str,
     port: int,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from metricsync.cli.options import sandbox_accepted
 from metricsync.errors import UsageError
 
 
@@ -16,6 +17,7 @@ from metricsync.errors import UsageError
     type=click.Path(path_type=Path, file_okay=False),
     help="Write every schema under this folder (e.g. schemas/), as the modelines expect.",
 )
+@sandbox_accepted
 def schema_command(kind: str | None, out_dir: Path | None) -> None:
     """Print the JSON Schema of KIND (e.g. statsig/metric, or config), or write all of them.
 

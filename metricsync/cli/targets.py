@@ -6,12 +6,18 @@ from pathlib import Path
 
 import click
 
-from metricsync.cli.options import config_option, format_option, target_option
+from metricsync.cli.options import (
+    config_option,
+    format_option,
+    sandbox_accepted,
+    target_option,
+)
 
 
 @click.command("targets")
 @config_option
 @target_option
+@sandbox_accepted
 @format_option("text", "json")
 def targets_command(config_path: Path, targets: tuple[str, ...], output_format: str) -> None:
     """List targets: name, provider, endpoint and definitions folders.

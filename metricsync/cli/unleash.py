@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from metricsync.cli.options import config_option, format_option, sandbox_option, target_option
+from metricsync.cli.options import (
+    config_option,
+    format_option,
+    sandbox_accepted,
+    sandbox_option,
+    target_option,
+)
 from metricsync.errors import ExitCode, InvalidInput, UsageError
 
 if TYPE_CHECKING:
@@ -31,6 +37,7 @@ def unleash_group() -> None:
 @click.argument("file", required=False, type=FILE)
 @config_option
 @target_option
+@sandbox_accepted
 @format_option("text", "json", "github")
 def validate_command(
     file: Path | None, config_path: Path, targets: tuple[str, ...], output_format: str

@@ -6,13 +6,19 @@ from pathlib import Path
 
 import click
 
-from metricsync.cli.options import config_option, format_option, target_option
+from metricsync.cli.options import (
+    config_option,
+    format_option,
+    sandbox_accepted,
+    target_option,
+)
 from metricsync.errors import ExitCode
 
 
 @click.command("validate")
 @config_option
 @target_option
+@sandbox_accepted
 @format_option("text", "json", "github")
 @click.option("--no-cache", is_flag=True, help="Ignore and do not write .metricsync/cache.")
 def validate_command(
