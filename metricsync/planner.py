@@ -23,6 +23,9 @@ from metricsync.provider import LiveState, Provider
 from metricsync.workspace import Workspace, open_workspace
 
 TransportFor = Callable[[Target], httpx.BaseTransport | None]
+# Which changes a plan keeps, by (target, change key): a saved plan's, so that drift elsewhere
+# is left for the next plan (SPEC 4.5). None keeps every change.
+Reviewed = Callable[[str, Change], bool]
 MIN_MANAGED_FOR_PERCENT = 10  # a percentage of a handful of objects says nothing
 
 
@@ -78,12 +81,17 @@ def open_session(
 
 
 def build_plan(
-    workspace: Workspace, providers: dict[str, Provider], overrides: Overrides = Overrides()
+    workspace: Workspace,
+    providers: dict[str, Provider],
+    overrides: Overrides = Overrides(),
+    reviewed: Reviewed | None = None,
 ) -> Plan:
     synced = synced_targets(workspace)
     states = read_states(providers, {t.name: len(workspace.definitions(t)) for t in synced})
     targets = [
-        plan_target(t, workspace.definitions(t), providers[t.name], overrides, states[t.name])
+        plan_target(
+            t, workspace.definitions(t), providers[t.name], overrides, states[t.name], reviewed
+        )
         for t in synced
     ]
     created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
@@ -107,10 +115,16 @@ def plan_target(
     provider: Provider,
     overrides: Overrides,
     state: LiveState,
+    reviewed: Reviewed | None = None,
 ) -> TargetPlan:
-    """One target's plan from its live state as read."""
+    """One target's plan from its live state as read; with `reviewed`, only the changes it
+    keeps, and the safety rules judge those alone."""
     result = diff(definitions, state.objects, provider.kind_diff(state))
     changes = result.changes
+    left: tuple[Change, ...] = ()
+    if reviewed is not None:
+        changes = tuple(c for c in result.changes if reviewed(target.name, c))
+        left = tuple(c for c in result.changes if not reviewed(target.name, c))
     managed = sum(1 for o in state.objects if o.owned and not o.generated)
     mutations = provider.setup_calls(changes) + sum(provider.calls(c) for c in changes)
     return TargetPlan(
@@ -118,7 +132,7 @@ def plan_target(
         provider=target.provider,
         changes=changes,
         lookalikes=result.lookalikes,
-        notes=tuple(_notes(state, result, target.policy)),
+        notes=(*_notes(state, result, target.policy), *_left_for_later(left)),
         refusals=tuple(refusals(changes, target.policy, managed, overrides)),
         api_calls=mutations,
         minimum_seconds=provider.limits.minimum_seconds(mutations),
@@ -134,6 +148,16 @@ def _notes(state: LiveState, result: DiffResult, policy: Policy) -> Iterator[str
         yield (
             f"{len(result.orphans)} managed object(s) no longer defined ({names}{more}); "
             "prune is off, so they are kept"
+        )
+
+
+def _left_for_later(left: tuple[Change, ...]) -> Iterator[str]:
+    if left:
+        names = ", ".join(f"{c.action.value} {c.name!r}" for c in left[:5])
+        more = f" and {len(left) - 5} more" if len(left) > 5 else ""
+        yield (
+            f"{len(left)} change(s) outside the reviewed plan ({names}{more}) are left for "
+            "the next plan"
         )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from metricsync.errors import ConfigError
-from metricsync.plan import FORMAT_VERSION, Plan
+from metricsync.plan import FORMAT_VERSION, Change, Plan
 from metricsync.render.plan_json import change_document, render_json
 
 
@@ -18,6 +18,11 @@ class SavedPlan:
     digest: str
     targets: tuple[str, ...]
     changes: dict[tuple[str, str], dict[str, Any]]  # (target, kind:name) -> change document
+
+    def touches(self, target: str, change: Change) -> bool:
+        """Whether the reviewed plan holds a change of this object; the others are drift
+        (or news) since the review, left for the next plan."""
+        return (target, change.key) in self.changes
 
 
 def save(plan: Plan, path: Path) -> None:
@@ -47,7 +52,8 @@ def read_saved(path: Path) -> SavedPlan:
 
 def changed_since_review(saved: SavedPlan, fresh: Plan) -> list[str]:
     """What differs between the reviewed plan and the plan as it would be applied now, for
-    exactly the objects concerned; empty when the saved plan is still fresh."""
+    exactly the objects concerned; empty when the saved plan is still fresh. `fresh` holds
+    only the changes of objects the saved plan touches (build_plan's `reviewed`)."""
     lines = []
     if saved.digest != fresh.digest:
         lines.append("the config or definitions changed since the plan was made")

@@ -104,7 +104,9 @@ def apply_command(
     overrides = Overrides(allow_deletes, allow_changes_percent)
     with open_session(config_path, names, sandbox) as session:
         _warn(session.workspace.warnings)
-        plan = build_plan(session.workspace, session.providers, overrides)
+        plan = build_plan(
+            session.workspace, session.providers, overrides, saved.touches if saved else None
+        )
         if saved is not None:
             stale = changed_since_review(saved, plan)
             if stale:

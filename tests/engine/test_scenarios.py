@@ -316,6 +316,53 @@ def test_saved_plan_is_refused_when_a_touched_object_changed(
     assert "Error: plan.json is stale; run plan again and review it" in err
 
 
+def test_saved_plan_leaves_drift_of_an_untouched_object_to_the_next_plan(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SPEC 4.5: an object the saved plan does not touch drifting in the console does not make
+    the plan stale; the reviewed change applies, and the drift waits for the next plan."""
+    statsig(project, "Revenue total")
+    statsig(project, "Revenue net")
+    project.apply()
+    statsig(project, "Revenue total", description="Reviewed text")
+    assert project.cli("plan", "--out", "plan.json", capsys=capsys)[0] == 0
+    edit = {"description": "Edited in the console"}
+    assert (
+        console(project).post("/console/v1/metrics/Revenue%20net%3A%3Asum", json=edit).status_code
+        == 200
+    )
+    code, out, err = project.cli("apply", "plan.json", capsys=capsys)
+    assert code == 0, err
+    assert "Changed since review" not in err
+    assert "1 change(s) outside the reviewed plan (update 'Revenue net') are left for " in out
+    assert out.endswith("Apply: 1 applied, 0 failed, 0 skipped.\n")
+    [drift] = project.plan().changes
+    assert (drift.name, [(f.path, f.before) for f in drift.fields]) == (
+        "Revenue net",
+        [("description", "Edited in the console")],
+    )
+
+
+def test_saved_plan_is_refused_for_exactly_the_touched_objects_that_changed(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    statsig(project, "Revenue total")
+    statsig(project, "Revenue net")
+    project.apply()
+    statsig(project, "Revenue total", description="Reviewed text")
+    assert project.cli("plan", "--out", "plan.json", capsys=capsys)[0] == 0
+    for name in ("Revenue%20total", "Revenue%20net"):
+        edit = {"description": "Edited in the console"}
+        response = console(project).post(f"/console/v1/metrics/{name}%3A%3Asum", json=edit)
+        assert response.status_code == 200
+    code, _, err = project.cli("apply", "plan.json", capsys=capsys)
+    assert code == 5
+    stale = [line for line in err.splitlines() if line.startswith("  statsig-test: ")]
+    assert len(stale) == 1 and stale[0].startswith(
+        "  statsig-test: statsig/metric:Revenue total: reviewed update"
+    )
+
+
 def test_saved_plan_is_refused_when_definitions_changed(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
