@@ -91,7 +91,8 @@ def apply_command(
     """Apply a fresh plan (after confirmation), or the saved PLANFILE as reviewed.
 
     A saved plan is applied only if nothing it touches changed since it was made; otherwise
-    apply prints what changed since review and exits 5. Exit 4 when some changes failed.
+    apply prints what changed since review and exits 5. Changes to objects it does not touch
+    (drift elsewhere, new objects) are left for the next plan. Exit 4 when some changes failed.
     """
     from metricsync import state
     from metricsync.apply import apply_plan
