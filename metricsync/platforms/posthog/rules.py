@@ -1,4 +1,4 @@
-"""PostHog's saved-metric query rules that a schema cannot express (api/posthog.md §4–§5)."""
+"""PostHog's saved-metric rules that a schema cannot express (docs/platforms/posthog.md)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,34 @@ REQUIRED = {
     ),
 }
 QUERY = ("spec", "query")
+MAX_NAME = 400  # the server's CharField(max_length=400), counted after trimming
+
+
+def _name(d: Definition) -> Iterator[Finding]:
+    """PostHog trims a name before storing it and refuses one over 400 characters, so a name
+    with outer whitespace would never match its live twin (a create refused as a duplicate on
+    every run) and an over-long one would fail at apply."""
+    for where, name in (
+        (("name",), d.name),
+        *(
+            (("lifecycle", "renamed_from", i), old)
+            for i, old in enumerate(d.lifecycle.renamed_from)
+        ),
+    ):
+        if name != name.strip():
+            yield Finding(
+                d,
+                where,
+                f"PostHog trims leading and trailing whitespace from names, so {name!r} is "
+                f"stored as {name.strip()!r}: write it that way",
+            )
+        if len(name.strip()) > MAX_NAME:
+            yield Finding(
+                d,
+                where,
+                f"PostHog names are at most {MAX_NAME} characters; this one has "
+                f"{len(name.strip())}",
+            )
 
 
 def _query_shape(d: Definition) -> Iterator[Finding]:
@@ -67,4 +95,4 @@ def _legacy(d: Definition) -> Iterator[Finding]:
         )
 
 
-check_saved_metrics = rules(_legacy, _query_shape, _threshold)
+check_saved_metrics = rules(_name, _legacy, _query_shape, _threshold)
