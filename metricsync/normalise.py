@@ -22,6 +22,7 @@ class Rules:
     lowercase: tuple[str, ...] = ()  # string lists the server lower-cases and trims
     listify: tuple[str, ...] = ()  # fields that accept one string for a list
     rewrites: tuple[Rewrite, ...] = ()  # platform rewrites undone, in place
+    blank: tuple[str, ...] = ()  # top-level text fields where an explicit null or "" is a value
 
 
 def normalise(spec: Mapping[str, Any], rules: Rules) -> dict[str, Any]:
@@ -44,6 +45,9 @@ def normalise(spec: Mapping[str, Any], rules: Rules) -> dict[str, Any]:
         _apply(value, path, lambda v: sorted(v, key=_order_key))
     if any("." in p for p in rules.drop) or rules.rewrites:  # removals may leave empties
         value = _clean(value)
+    for key in rules.blank:  # present but empty: "no text", compared as ""
+        if key in spec and key not in value:
+            value[key] = ""
     return value
 
 

@@ -49,6 +49,7 @@ class PostHogSettings:
     tagging: bool = True
     default_page_size: int = 100
     max_page_size: int | None = None
+    list_search: bool = True
     rate_limits: list[list[float]] = field(default_factory=lambda: [[480, 60], [4800, 3600]])
     not_found_detail: str = "Not found."
     null_tags: str = "reject"
@@ -94,6 +95,7 @@ CHECKS: dict[str, choices.Check] = {
     "tagging": choices.boolean,
     "default_page_size": choices.integer(1),
     "max_page_size": choices.optional(choices.integer(1)),
+    "list_search": choices.boolean,
     "rate_limits": _limits,
     "not_found_detail": choices.text,
     "null_tags": choices.one_of("reject", "ignore"),
@@ -164,7 +166,9 @@ class PostHog(SandboxPlatform):
     def list_metrics(self, request: Request, project: str) -> Response:
         pid, settings = int(project), self.settings
         window = requested_window(request, settings.default_page_size, settings.max_page_size)
-        keep = matcher(request, self._tags, lambda ids: self.actions.events(pid, ids))
+        keep = matcher(
+            request, self._tags, lambda ids: self.actions.events(pid, ids), settings.list_search
+        )
         if keep is None:
             count, docs = self.metrics.window(pid, window.offset, window.limit)
         else:

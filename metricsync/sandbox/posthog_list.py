@@ -60,9 +60,11 @@ def matcher(
     request: Request,
     tags_of: Callable[[dict[str, Any]], list[str]],
     events_of_actions: Callable[[list[int]], set[str]],
+    search_supported: bool = True,
 ) -> Callable[[dict[str, Any]], bool] | None:
-    """The `search` (name, description, tag names; case-insensitive) and `event` filters."""
-    search = (request.param("search") or "").lower()
+    """The `search` (name, description, tag names; case-insensitive) and `event` filters;
+    without `search_supported` (older servers) `search` is ignored like any unknown parameter."""
+    search = (request.param("search") or "").lower() if search_supported else ""
     event = request.param("event")
     if not search and not event:
         return None

@@ -407,7 +407,8 @@ def test_a_posthog_project_imports_to_adoptions_and_legacy_replaces(
 ) -> None:
     project.app.seed({"posthog": posthog_estate()})
     out, actions = _round_trip(project, capsys, "posthog-test")
-    assert actions == {"adopt": 80, "replace": 3}
+    # the two legacy query kinds are replaced; the early-2025 ExperimentMetric is updated in place
+    assert actions == {"adopt": 80, "replace": 2, "update": 1}
     assert (
         "Imported from posthog-test (posthog) into definitions/posthog: 163 written, 1 skipped."
         in out

@@ -1,9 +1,10 @@
 """PostHog saved metrics as definitions: the inverse of `from_payload`, for `metricsync import`.
 
 PostHog stores a query verbatim, so it is kept as is but for what the server adds (`uuid`,
-action names) and empty values. Legacy-format queries, which PostHog can no longer update, are
-rewritten in the ExperimentMetric format by PostHog's own migration rules, so that the
-definition can replace them.
+action names) and empty values. Older queries are rewritten in the current ExperimentMetric
+format by PostHog's own migration rules: a legacy query kind, which PostHog can no longer update,
+so that the definition can replace it; an early-2025 ExperimentMetric (`count`/`continuous`,
+`metric_config`), so that the next apply updates it in place (docs/platforms/posthog.md).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ CONFIG_NODES = {
     "ExperimentDataWarehouseMetricConfig": ("ExperimentDataWarehouseNode", "", ""),
 }
 CARRIED = ("name", "goal", "conversion_window", "conversion_window_unit")
+OLD_METRIC_TYPES = ("count", "continuous")
 
 
 @functools.cache
@@ -63,12 +65,21 @@ def _rules() -> Rules:
 def to_spec(live: LiveObject) -> dict[str, Any]:
     """The definition spec of a live saved metric: description, tags, then the query."""
     spec = dict(live.spec)
-    if live.legacy:
-        spec["query"] = current_query(spec.get("query") or {})
+    query = spec.get("query") or {}
+    if live.legacy or is_old_format(query):
+        spec["query"] = current_query(query)
     spec = normalise(spec, _rules())  # without uuid, action names and empty values
     if "query" in spec:
         spec["query"] = _query(spec["query"])
     return _pick(spec, SPEC_KEYS)
+
+
+def is_old_format(query: Mapping[str, Any]) -> bool:
+    """An early-2025 ExperimentMetric (`count`/`continuous`, or a `metric_config`): PostHog
+    still updates it in place, so it is not legacy, but it is imported in the current format."""
+    return query.get("kind") == "ExperimentMetric" and (
+        query.get("metric_type") in OLD_METRIC_TYPES or "metric_config" in query
+    )
 
 
 def current_query(query: Mapping[str, Any]) -> Mapping[str, Any]:

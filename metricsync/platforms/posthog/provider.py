@@ -24,7 +24,6 @@ from metricsync.provider import LiveState, Provider, without_ignored
 KIND = "posthog/saved_metric"
 PAGE_SIZE = 1000
 LEGACY_KINDS = frozenset({"ExperimentTrendsQuery", "ExperimentFunnelsQuery"})
-LEGACY_METRIC_TYPES = frozenset({"count", "continuous"})
 NODE_KEYS = ("source", "numerator", "denominator", "start_event", "completion_event")
 TAGS_IGNORED = (
     "PostHog project {project} ignores tags (its paid tagging feature is off), so the "
@@ -61,17 +60,21 @@ def _trim_description(spec: dict[str, Any]) -> None:
         spec["description"] = spec["description"].strip()
 
 
+# `description` is managed only when a definition writes it; `null` and "" both mean "no
+# description" and are compared as "", so one that is still set live shows as a change.
 RULES = Rules(
     drop=("query.uuid", "query.fingerprint"),
     lowercase=("tags",),
     rewrites=(_forget_action_names, _trim_description),
+    blank=("description",),
 )
 
 
 def is_legacy(query: Mapping[str, Any]) -> bool:
-    return query.get("kind") in LEGACY_KINDS or (
-        query.get("metric_type") in LEGACY_METRIC_TYPES or "metric_config" in query
-    )
+    """Only a legacy query *kind* stops PostHog from updating a metric (the server's
+    `saved_metric_has_legacy_query`); an early-2025 ExperimentMetric is PATCHed like any other,
+    and replacing it would unlink it from every experiment (docs/platforms/posthog.md)."""
+    return query.get("kind") in LEGACY_KINDS
 
 
 def from_payload(raw: Mapping[str, Any], owner_tag: str) -> LiveObject:
@@ -95,12 +98,22 @@ def to_payload(
     ignored = definition.lifecycle.ignore_changes if update else ()
     body = without_ignored(definition.spec, ignored)
     body["name"] = definition.name
+    if "description" in body and not body["description"]:
+        # Older servers ignore `description: null`, the newest clear it; "" clears on every one.
+        body["description"] = ""
     if owner_tag is not None:
         tags = [str(t).strip().lower() for t in body.get("tags", [])]
         body["tags"] = [*tags, owner_tag] if owner_tag not in tags else tags
     else:
         body.pop("tags", None)
     return body
+
+
+def _mentions(raw: Mapping[str, Any], text: str) -> bool:
+    """Whether `?search=text` could have returned `raw`: its name, description or a tag
+    contains the text, ignoring case."""
+    fields = [raw.get("name"), raw.get("description"), *(raw.get("tags") or [])]
+    return any(text in str(value).casefold() for value in fields if value)
 
 
 class PostHogProvider(Provider):
@@ -158,7 +171,7 @@ class PostHogProvider(Provider):
     def kind_diff(self, state: LiveState) -> KindDiff:
         rules = RULES
         if not state.marker_supported:
-            rules = Rules(drop=(*RULES.drop, "tags"), rewrites=RULES.rewrites)
+            rules = Rules(drop=(*RULES.drop, "tags"), rewrites=RULES.rewrites, blank=RULES.blank)
         return KindDiff(
             kind=KIND,
             rules=rules,
@@ -177,11 +190,24 @@ class PostHogProvider(Provider):
 
         self.create_once(change.name, send, lambda: self._find(change.name) is not None)
 
-    def _find(self, name: str) -> dict[str, Any] | None:
-        found = self.client.send("GET", f"{self.base}/", params={"search": name, "limit": 100})
-        for raw in found.json().get("results") or []:
-            if str(raw.get("name", "")).casefold() == name.casefold():
-                return dict(raw)
+    def _find(self, name: str) -> Any:
+        """The live metric named `name` as the server compares names (trimmed, ignoring case),
+        or None. `?search=` narrows the list on current servers only: an older one ignores it
+        and answers the first page of everything. Its answer settles the question only when it
+        was visibly filtered (every result mentions the name) and complete (no `next`);
+        otherwise every page is read (docs/platforms/posthog.md)."""
+        wanted = name.strip().casefold()
+        params = {"search": name.strip(), "limit": 100}
+        body = self.client.send("GET", f"{self.base}/", params=params).json()
+        results = [dict(r) for r in body.get("results") or [] if isinstance(r, Mapping)]
+        for raw in results:
+            if str(raw.get("name", "")).strip().casefold() == wanted:
+                return raw
+        if not body.get("next") and all(_mentions(raw, wanted) for raw in results):
+            return None
+        for obj in self.read().objects:
+            if obj.name.strip().casefold() == wanted:
+                return obj.raw
         return None
 
     def update(self, change: Change) -> None:

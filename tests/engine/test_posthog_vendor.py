@@ -1,0 +1,139 @@
+"""PostHog behaviour checked against the vendor's own source (docs/platforms/posthog.md): what
+counts as legacy, finding a metric after an uncertain create on servers without `?search=`, and
+what a definition's `description` means when it is removed or emptied."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from metricsync.apply import Status
+from metricsync.plan import Action
+from metricsync.sandbox.transport import SandboxTransport
+from tests.engine.conftest import POSTHOG_KEY, Project
+
+OWNER = "managed-by-metricsync"
+METRICS = "/api/projects/12345/experiment_saved_metrics/"
+MEAN = {"kind": "ExperimentMetric", "metric_type": "mean", "source": {"kind": "EventsNode", "event": "buy"}}  # fmt: skip
+
+
+def seed(project: Project, *metrics: dict[str, Any], **settings: Any) -> None:
+    section: dict[str, Any] = {"projects": {"12345": {"saved_metrics": list(metrics)}}}
+    project.app.seed({"posthog": {**section, "settings": settings}})
+
+
+def posthog(project: Project) -> httpx.Client:
+    """What a person in PostHog's UI does, through the sandbox's API."""
+    return httpx.Client(
+        transport=SandboxTransport(project.app),
+        base_url="http://posthog.sandbox",
+        headers={"Authorization": f"Bearer {POSTHOG_KEY}"},
+    )
+
+
+def live(project: Project) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = (
+        posthog(project).get(METRICS, params={"limit": 1000}).json()["results"]
+    )
+    return found
+
+
+def define(project: Project, name: str, body: str) -> None:
+    project.write(
+        f"definitions/posthog/{name.lower().replace(' ', '_')}.yaml",
+        f"kind: posthog/saved_metric\nname: {name}\nspec:\n{body}",
+    )
+
+
+def test_an_early_2025_experiment_metric_is_updated_in_place_never_replaced(
+    project: Project,
+) -> None:
+    """Only a legacy query kind stops PostHog updating a metric; a replace would unlink it from
+    every experiment, so an old `metric_type`/`metric_config` is PATCHed."""
+    old = {
+        "kind": "ExperimentMetric",
+        "metric_type": "count",
+        "metric_config": {"kind": "ExperimentEventMetricConfig", "event": "buy"},
+    }
+    seed(project, {"id": 42, "name": "Purchases", "query": old, "tags": [OWNER]})
+    define(project, "Purchases", "  query: {kind: ExperimentMetric, metric_type: mean, source: {kind: EventsNode, event: buy}}\n")  # fmt: skip
+    [change] = project.plan().changes
+    assert (change.action, change.live_id) == (Action.UPDATE, "42")
+    report = project.apply()
+    assert [o.status for o in report.outcomes] == [Status.APPLIED]
+    assert project.sent("DELETE", f"{METRICS}42/") == 0
+    [metric] = live(project)
+    assert metric["id"] == 42 and metric["query"]["metric_type"] == "mean"
+    assert project.plan().changes == []
+
+
+def test_a_rename_of_an_early_2025_metric_is_an_update(project: Project) -> None:
+    old = {"kind": "ExperimentMetric", "metric_type": "continuous", **{"source": MEAN["source"]}}
+    seed(project, {"id": 7, "name": "Old name", "query": old, "tags": [OWNER]})
+    body = "  query: {kind: ExperimentMetric, metric_type: mean, source: {kind: EventsNode, event: buy}}\n"  # fmt: skip
+    project.write(
+        "definitions/posthog/new.yaml",
+        f"kind: posthog/saved_metric\nname: New name\nlifecycle: {{renamed_from: [Old name]}}\nspec:\n{body}",
+    )
+    [change] = project.plan().changes
+    assert (change.action, change.previous_name) == (Action.UPDATE, "Old name")
+
+
+def test_a_create_whose_answer_was_lost_is_found_on_a_server_without_search(
+    project: Project,
+) -> None:
+    """Older servers ignore `?search=` and answer the first page of everything: the look after
+    an uncertain create must read on rather than create the metric a second time."""
+    others = [{"name": f"Alpha {n:03d}", "query": MEAN} for n in range(120)]
+    seed(project, *others, list_search=False)
+    define(project, "Zeta revenue", "  query: {kind: ExperimentMetric, metric_type: mean, source: {kind: EventsNode, event: buy}}\n")  # fmt: skip
+    project.app.faults.add(f"POST {METRICS}=drop-afterx1")
+    report = project.apply()
+    assert [o.status for o in report.outcomes] == [Status.APPLIED]
+    assert project.sent("POST", METRICS) == 1  # found by reading, not sent again
+    assert [m["name"] for m in live(project) if m["name"].startswith("Zeta")] == ["Zeta revenue"]
+    assert project.plan().changes == []
+
+
+def test_a_search_that_visibly_filtered_settles_the_look_in_one_request(
+    project: Project,
+) -> None:
+    others = [{"name": f"Alpha {n:03d}", "query": MEAN} for n in range(120)]
+    seed(project, *others)
+    define(project, "Zeta revenue", "  query: {kind: ExperimentMetric, metric_type: mean, source: {kind: EventsNode, event: buy}}\n")  # fmt: skip
+    project.app.faults.add(f"POST {METRICS}=drop-beforex1")
+    report = project.apply()
+    assert [o.status for o in report.outcomes] == [Status.APPLIED]
+    assert project.sent("POST", METRICS) == 2  # nothing found, so sent again
+    assert project.sent("GET", METRICS) == 2  # the plan's read, then one search: no full read
+
+
+def test_an_emptied_description_is_compared_and_cleared_on_every_server(
+    project: Project,
+) -> None:
+    """`description: null` is ignored by older servers and clears on the newest: an emptied
+    description is compared as "" and sent as "", which clears everywhere."""
+    seed(
+        project,
+        {"name": "Revenue", "description": "Old text", "query": MEAN, "tags": [OWNER]},
+        null_description="ignore",
+    )
+    define(project, "Revenue", "  description: null\n  query: {kind: ExperimentMetric, metric_type: mean, source: {kind: EventsNode, event: buy}}\n")  # fmt: skip
+    [change] = project.plan().changes
+    assert [(f.path, f.before, f.after) for f in change.fields] == [("description", "Old text", "")]
+    project.apply()
+    assert [m["description"] for m in live(project)] == [""]
+    assert project.plan().changes == []
+
+
+def test_a_removed_description_is_not_managed_and_not_sent(project: Project) -> None:
+    """A definition without `description` leaves it to PostHog's UI: never compared, never
+    sent, so the plan stays empty and the UI's text stays."""
+    seed(project, {"name": "Revenue", "description": "Written in the UI", "query": MEAN, "tags": [OWNER]})  # fmt: skip
+    define(project, "Revenue", "  query: {kind: ExperimentMetric, metric_type: mean, source: {kind: EventsNode, event: buy}}\n")  # fmt: skip
+    assert project.plan().changes == []
+    define(project, "Revenue", "  tags: [revenue]\n  query: {kind: ExperimentMetric, metric_type: mean, source: {kind: EventsNode, event: buy}}\n")  # fmt: skip
+    project.apply()
+    assert [m["description"] for m in live(project)] == ["Written in the UI"]
+    assert project.plan().changes == []
