@@ -24,6 +24,7 @@ CONFIG_SCHEMA = "config.schema.json"
 class Policy:
     prune: bool = False
     owner_tag: str = "managed-by-metricsync"
+    foreign_owner_prefix: str = "managed-by-"  # other repositories' markers (SPEC 4.3)
     max_deletes: int = 5
     max_changes_percent: float = 30
 

@@ -15,7 +15,8 @@ from typing import Any
 from metricsync.definitions import Definition
 from metricsync.live import LiveObject
 from metricsync.normalise import Rules, managed_view, normalise
-from metricsync.plan import ABSENT, Action, Change, FieldChange, Lookalike
+from metricsync.ownership import Claim, ForeignOwner
+from metricsync.plan import ABSENT, Action, Change, FieldChange, ForeignTwin, Lookalike
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class KindDiff:
     depends: Callable[[Mapping[str, Any]], Sequence[str]] = lambda spec: ()  # names a spec needs
     marker_supported: bool = True  # the platform stores the ownership marker
     prune: bool = False
+    foreign: ForeignOwner = lambda spec: None  # another repository's marker on a live spec
+    adopt_from: frozenset[str] = frozenset()  # owners whose objects this run takes over
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class DiffResult:
     changes: tuple[Change, ...] = ()
     lookalikes: tuple[Lookalike, ...] = ()
     orphans: tuple[str, ...] = ()  # owned live objects no definition claims (deleted with prune)
+    foreign: tuple[ForeignTwin, ...] = ()  # definitions whose twin another repository owns
 
 
 @dataclass
@@ -52,9 +56,21 @@ def diff(desired: Sequence[Definition], live: Sequence[LiveObject], spec: KindDi
     index = _Index()
     for obj in candidates:
         index.by_name.setdefault(key(obj.name), []).append(obj)
-    changes = [c for d in desired for c in _changes_for(d, _match(d, index, key, spec), spec)]
+    changes: list[Change] = []
+    foreign: list[ForeignTwin] = []
+    for d in desired:
+        for found in _changes_for(d, _match(d, index, key, spec), spec):
+            if isinstance(found, ForeignTwin):
+                foreign.append(found)
+            else:
+                changes.append(found)
     unclaimed = [obj for obj in candidates if obj.id not in index.claimed]
-    orphans = [obj for obj in unclaimed if obj.owned and spec.marker_supported]
+    # Another repository's objects are never pruned, even if they also carry our marker.
+    orphans = [
+        obj
+        for obj in unclaimed
+        if obj.owned and spec.marker_supported and spec.foreign(obj.spec) is None
+    ]
     if spec.prune:
         changes += [_delete(obj) for obj in orphans]
     creates = [c.name for c in changes if c.action == Action.CREATE]
@@ -63,6 +79,7 @@ def diff(desired: Sequence[Definition], live: Sequence[LiveObject], spec: KindDi
         tuple(order(changes, spec, key)),
         tuple(lookalikes(creates, unowned)),
         tuple(obj.name for obj in orphans) if not spec.prune else (),
+        tuple(foreign),
     )
 
 
@@ -83,21 +100,25 @@ def _same_fields(d: Definition, obj: LiveObject, fields: Sequence[str]) -> bool:
     return all(d.spec.get(f) == obj.spec.get(f) for f in fields)
 
 
-def _changes_for(d: Definition, obj: LiveObject | None, spec: KindDiff) -> Iterator[Change]:
+def _changes_for(
+    d: Definition, obj: LiveObject | None, spec: KindDiff
+) -> Iterator[Change | ForeignTwin]:
     if obj is None:
         fields = tuple(explain({}, normalise(d.spec, spec.rules)))
         yield _desired_change(Action.CREATE, d, fields=fields)
         return
-    left, right = managed_view(
-        normalise(d.spec, spec.rules),
-        normalise(obj.spec, spec.rules),
-        spec.rules,
-        d.lifecycle.ignore_changes,
-    )
+    left, right = _views(d, obj.spec, spec)
     renamed = obj.name != d.name
     adopt = spec.marker_supported and not obj.owned
     if left == right and not renamed and not adopt:
         return
+    claim: Claim | None = spec.foreign(obj.spec)
+    if claim is not None:
+        if claim.owner not in spec.adopt_from:
+            yield ForeignTwin(d.kind, d.name, obj.id, claim.owner, d.where)
+            return
+        left, right = _views(d, claim.spec, spec)  # their marker goes; ours replaces it
+        adopt = True
     fields = tuple(explain(right, left))
     replace = not _same_fields(d, obj, spec.replace_fields) or (obj.legacy and bool(fields))
     if replace or (obj.legacy and (renamed or adopt)):
@@ -113,8 +134,18 @@ def _changes_for(d: Definition, obj: LiveObject | None, spec: KindDiff) -> Itera
         previous_name=obj.name if renamed else None,
         fields=fields,
         adopt=adopt,
+        adopt_from=claim.owner if claim is not None else None,
         fingerprint=obj.fingerprint,
         live=obj,
+    )
+
+
+def _views(d: Definition, live: Mapping[str, Any], spec: KindDiff) -> tuple[Any, Any]:
+    return managed_view(
+        normalise(d.spec, spec.rules),
+        normalise(live, spec.rules),
+        spec.rules,
+        d.lifecycle.ignore_changes,
     )
 
 

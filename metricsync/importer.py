@@ -22,6 +22,7 @@ from metricsync.definitions import Definition
 from metricsync.documents import load_file
 from metricsync.errors import MetricsyncError, UsageError
 from metricsync.live import LiveObject
+from metricsync.ownership import ForeignOwner
 from metricsync.planner import TransportFor, open_session
 from metricsync.platforms import KINDS, PLATFORMS
 from metricsync.problems import pointer_of
@@ -52,6 +53,7 @@ class ImportOptions:
 
 class Skip(StrEnum):
     GENERATED = "made by the platform itself"
+    FOREIGN = "owned by another repository (its marker named); never imported"
     NOT_SELECTED = "not selected by --kind or --select"
     DEFINED = "already defined"
     DUPLICATE = "another live object has the same name"
@@ -75,9 +77,11 @@ def choose(
     defined: Sequence[Definition],
     options: ImportOptions,
     to_spec: Callable[[LiveObject], dict[str, Any]],
+    foreign: ForeignOwner = lambda spec: None,
 ) -> list[Entry]:
     """An entry per live object, in read order. Of several objects with one name, the first
-    is imported: it is the one the diff matches a definition of that name to."""
+    is imported: it is the one the diff matches a definition of that name to. Objects another
+    repository owns (`foreign`, SPEC 4.3) are skipped, naming their owner."""
     claimed = {_key(d.kind, n) for d in defined for n in (d.name, *d.lifecycle.renamed_from)}
     chosen: set[str] = set()
     entries = []
@@ -85,6 +89,8 @@ def choose(
         key = _key(obj.kind, obj.name)
         if obj.generated:
             entries.append(Entry(obj, Skip.GENERATED))
+        elif (claim := foreign(obj.spec)) is not None:
+            entries.append(Entry(obj, Skip.FOREIGN, detail=claim.owner))
         elif not _selected(obj, options):
             entries.append(Entry(obj, Skip.NOT_SELECTED))
         elif key in claimed:
@@ -268,7 +274,8 @@ def import_objects(
     config = workspace.config
     out = (options.out or config.folder(target.definitions[0])).resolve()
     with paused_gc():  # builds and renders thousands of small documents (bulk.py)
-        entries = choose(state.objects, workspace.definitions(target), options, to_spec)
+        foreign = provider.kind_diff(state).foreign
+        entries = choose(state.objects, workspace.definitions(target), options, to_spec, foreign)
         entries = assign_files(check(entries), occupants(out), options.force)
         write(out, entries, config.root / "schemas", options.force, progress)
     notes = [*state.notes, *folder_notes(config, target, out)]

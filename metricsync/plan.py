@@ -47,6 +47,7 @@ class Change:
     previous_name: str | None = None  # set when the change renames the object
     fields: tuple[FieldChange, ...] = ()
     adopt: bool = False  # the ownership marker is added by this change
+    adopt_from: str | None = None  # the other repository's marker this change replaces (4.3)
     fingerprint: str | None = None  # of the live object as read; None when there was none
     source: str | None = None  # "file:line" of the definition
     depends_on: tuple[str, ...] = ()  # keys of changes that must succeed first
@@ -57,6 +58,24 @@ class Change:
     @property
     def key(self) -> str:
         return f"{self.kind}:{self.name}"
+
+
+def adopting(change: Change) -> bool:
+    """The change puts our ownership marker on a live object: an adopt, or an update (or
+    replace) that adopts on the way. Counted as adopts, so a summary never says 0 to adopt
+    while the plan takes objects over (an update that adopts is counted in both)."""
+    return change.action == Action.ADOPT or (change.adopt and change.action != Action.CREATE)
+
+
+@dataclass(frozen=True)
+class ForeignTwin:
+    """A definition whose live twin another repository owns: refused unless --adopt-from."""
+
+    kind: str
+    name: str
+    live_id: str
+    owner: str  # the other repository's marker
+    source: str | None = None  # "file:line" of the definition
 
 
 @dataclass(frozen=True)
@@ -81,6 +100,9 @@ class TargetPlan:
     managed_count: int = 0  # live objects metricsync owns on this target
 
     def count(self, action: Action) -> int:
+        """Changes of this action; for ADOPT, every change that takes ownership (adopting())."""
+        if action == Action.ADOPT:
+            return sum(1 for c in self.changes if adopting(c))
         return sum(1 for c in self.changes if c.action == action)
 
 
@@ -89,6 +111,7 @@ class Plan:
     targets: tuple[TargetPlan, ...]
     digest: str  # of the config and every definition file the plan was built from
     created: str  # ISO-8601 UTC
+    warnings: tuple[str, ...] = ()  # for stderr: e.g. an --adopt-from that matched nothing
 
     @property
     def changes(self) -> list[Change]:

@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from metricsync.config import Policy, Target
 from metricsync.definitions import Definition
 from metricsync.diff import DiffResult, diff
 from metricsync.errors import ConfigError
-from metricsync.plan import Action, Change, Plan, TargetPlan
+from metricsync.plan import Action, Change, ForeignTwin, Plan, TargetPlan
 from metricsync.platforms import PLATFORMS
 from metricsync.provider import LiveState, Provider
 from metricsync.workspace import Workspace, open_workspace
@@ -31,10 +31,12 @@ MIN_MANAGED_FOR_PERCENT = 10  # a percentage of a handful of objects says nothin
 
 @dataclass(frozen=True)
 class Overrides:
-    """Safety limits lifted for one run only: --allow-deletes N, --allow-changes-percent P."""
+    """Safety limits lifted for one run only: --allow-deletes N, --allow-changes-percent P,
+    and takeovers of other repositories' objects: --adopt-from OWNER (repeatable)."""
 
     allow_deletes: int | None = None
     allow_changes_percent: float | None = None
+    adopt_from: tuple[str, ...] = ()
 
 
 def synced_targets(workspace: Workspace) -> list[Target]:
@@ -95,7 +97,20 @@ def build_plan(
         for t in synced
     ]
     created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    return Plan(tuple(targets), definitions_digest(workspace), created)
+    warnings = tuple(unmatched_adopt_from(overrides.adopt_from, targets))
+    return Plan(tuple(targets), definitions_digest(workspace), created, warnings)
+
+
+def unmatched_adopt_from(adopt_from: Sequence[str], targets: Sequence[TargetPlan]) -> Iterator[str]:
+    """An --adopt-from that took nothing over is a warning: left in CI, it would later take
+    over whatever of that owner's collides next (SPEC 4.3)."""
+    used = {c.adopt_from for t in targets for c in t.changes}
+    for owner in dict.fromkeys(adopt_from):
+        if owner not in used:
+            yield (
+                f"Warning: --adopt-from {owner} matched no object: nothing is taken over from "
+                "it; remove the flag so that it cannot take over a later collision unreviewed"
+            )
 
 
 def read_states(
@@ -119,7 +134,10 @@ def plan_target(
 ) -> TargetPlan:
     """One target's plan from its live state as read; with `reviewed`, only the changes it
     keeps, and the safety rules judge those alone."""
-    result = diff(definitions, state.objects, provider.kind_diff(state))
+    adopt_from = frozenset(overrides.adopt_from)
+    result = diff(
+        definitions, state.objects, replace(provider.kind_diff(state), adopt_from=adopt_from)
+    )
     changes = result.changes
     left: tuple[Change, ...] = ()
     if reviewed is not None:
@@ -133,7 +151,10 @@ def plan_target(
         changes=changes,
         lookalikes=result.lookalikes,
         notes=(*_notes(state, result, target.policy), *_left_for_later(left)),
-        refusals=tuple(refusals(changes, target.policy, managed, overrides)),
+        refusals=(
+            *map(foreign_refusal, result.foreign),
+            *refusals(changes, target.policy, managed, overrides),
+        ),
         api_calls=mutations,
         minimum_seconds=provider.limits.minimum_seconds(mutations),
         managed_count=managed,
@@ -159,6 +180,14 @@ def _left_for_later(left: tuple[Change, ...]) -> Iterator[str]:
             f"{len(left)} change(s) outside the reviewed plan ({names}{more}) are left for "
             "the next plan"
         )
+
+
+def foreign_refusal(twin: ForeignTwin) -> str:
+    where = f" ({twin.source})" if twin.source else ""
+    return (
+        f"{twin.name!r}{where} matches live object {twin.live_id}, which another repository "
+        f"owns (marker {twin.owner}); take it over with --adopt-from {twin.owner}"
+    )
 
 
 def refusals(

@@ -18,6 +18,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def override_options(function: F) -> F:
     function = click.option(
+        "--adopt-from",
+        "adopt_from",
+        multiple=True,
+        metavar="OWNER",
+        help="Take over objects another repository owns (marked by tag OWNER): our marker "
+        "replaces theirs (repeatable).",
+    )(function)
+    function = click.option(
         "--allow-changes-percent",
         type=click.FloatRange(0, 100),
         metavar="P",
@@ -50,6 +58,7 @@ def plan_command(
     detailed_exitcode: bool,
     allow_deletes: int | None,
     allow_changes_percent: float | None,
+    adopt_from: tuple[str, ...],
 ) -> int:
     """Read live state and print the ordered changes apply would make.
 
@@ -59,10 +68,11 @@ def plan_command(
     from metricsync.planner import Overrides, build_plan, open_session
     from metricsync.saved import save
 
-    overrides = Overrides(allow_deletes, allow_changes_percent)
+    overrides = Overrides(allow_deletes, allow_changes_percent, adopt_from)
     with open_session(config_path, targets, sandbox) as session:
         _warn(session.workspace.warnings)
         plan = build_plan(session.workspace, session.providers, overrides)
+    _warn(plan.warnings)
     click.echo(render(plan, output_format), nl=False)
     if out is not None:
         save(plan, out)
@@ -87,6 +97,7 @@ def apply_command(
     yes: bool,
     allow_deletes: int | None,
     allow_changes_percent: float | None,
+    adopt_from: tuple[str, ...],
 ) -> int:
     """Apply a fresh plan (after confirmation), or the saved PLANFILE as reviewed.
 
@@ -102,22 +113,26 @@ def apply_command(
 
     saved = read_saved(planfile) if planfile else None
     names = targets or (saved.targets if saved else ())
-    overrides = Overrides(allow_deletes, allow_changes_percent)
+    if saved is not None:  # the takeovers reviewed in the saved plan stay takeovers
+        reviewed = (c.get("adopt_from") for c in saved.changes.values())
+        adopt_from = (*adopt_from, *dict.fromkeys(r for r in reviewed if r and r not in adopt_from))
+    overrides = Overrides(allow_deletes, allow_changes_percent, adopt_from)
     with open_session(config_path, names, sandbox) as session:
         _warn(session.workspace.warnings)
         plan = build_plan(
             session.workspace, session.providers, overrides, saved.touches if saved else None
         )
+        _warn(plan.warnings)
         if saved is not None:
             stale = changed_since_review(saved, plan)
             if stale:
                 click.echo("Changed since review:\n" + "".join(f"  {s}\n" for s in stale), err=True)
                 raise Refused(f"{saved.path} is stale; run plan again and review it")
         click.echo(render_plan(plan, colour=sys.stdout.isatty()), nl=False)
+        if plan.refusals:  # even with no change to make: a refused definition is not in sync
+            raise Refused("; ".join(plan.refusals))
         if not plan.changes:
             return ExitCode.OK
-        if plan.refusals:
-            raise Refused("; ".join(plan.refusals))
         if saved is None and not yes:
             _confirm(len(plan.changes))
         report = apply_plan(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections import Counter
 
 from metricsync.plan import Action, Change, Plan
 from metricsync.render.text import SYMBOLS
@@ -29,9 +28,8 @@ def render_markdown(plan: Plan) -> str:
 
 
 def _summary(plan: Plan) -> str:
-    totals = Counter(c.action.value for c in plan.changes)
     lines = [TITLE, ""]
-    lines.append(f"**{summary_counts(totals)}**" if plan.changes else "**No changes.**")
+    lines.append(f"**{summary_counts(plan.changes)}**" if plan.changes else "**No changes.**")
     risks = _risks(plan)
     if risks:
         lines += ["", "> [!WARNING]", *[f"> - {risk}" for risk in risks]]
@@ -47,6 +45,12 @@ def _summary(plan: Plan) -> str:
 def _risks(plan: Plan) -> list[str]:
     risks = [f"**refused**: {_text(r)}" for r in plan.refusals]
     for t in plan.targets:
+        risks += [
+            f"adopt from {_text(c.adopt_from)} on `{_code(t.target)}`: {_text(c.name)} "
+            "(another repository's object, taken over by --adopt-from)"
+            for c in t.changes
+            if c.adopt_from
+        ]
         if t.count(Action.DELETE):
             risks.append(f"{t.count(Action.DELETE)} delete(s) on `{_code(t.target)}`")
         if t.count(Action.REPLACE):
@@ -66,8 +70,12 @@ def _details(change: Change) -> str:
     title += f"<b>{_text(change.name)}</b>"
     if change.previous_name:
         title += f" (renamed from {_text(change.previous_name)})"
+    if change.adopt_from:
+        title += f" (adopt from {_text(change.adopt_from)})"
     body = [f"{symbol} {f.path}: {_field(change, f.before, f.after)}" for f in change.fields]
-    if change.action == Action.ADOPT:
+    if change.adopt_from:
+        body.append(f"~ ownership marker {change.adopt_from} replaced by ours")
+    elif change.action == Action.ADOPT:
         body.append("~ ownership marker added")
     text = "\n".join(body) or "(no field changes)"
     fence = "`" * max(3, _longest_backticks(text) + 1)

@@ -46,6 +46,7 @@ def change_document(change: Change) -> dict[str, Any]:
         "id": change.live_id,
         "previous_name": change.previous_name,
         "adopt": change.adopt,
+        "adopt_from": change.adopt_from,
         "fingerprint": change.fingerprint,
         "source": change.source,
         "depends_on": list(change.depends_on),

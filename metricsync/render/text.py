@@ -3,8 +3,6 @@ Colour only when writing to a terminal."""
 
 from __future__ import annotations
 
-from collections import Counter
-
 import click
 
 from metricsync.apply import ApplyReport, Outcome, Status
@@ -24,15 +22,13 @@ def render_plan(plan: Plan, colour: bool = False) -> str:
     lines: list[str] = []
     for target in plan.targets:
         lines += _target(target, colour)
-    totals = Counter(c.action.value for c in plan.changes)
-    verdict = "No changes." if not plan.changes else f"Plan: {summary_counts(totals)}."
+    verdict = "No changes." if not plan.changes else f"Plan: {summary_counts(plan.changes)}."
     lines.append(verdict)
     return "\n".join(lines) + "\n"
 
 
 def _target(target: TargetPlan, colour: bool) -> list[str]:
-    counts = Counter(c.action.value for c in target.changes)
-    lines = [f"Target {target.target} ({target.provider}): {summary_counts(counts)}"]
+    lines = [f"Target {target.target} ({target.provider}): {summary_counts(target.changes)}"]
     for change in target.changes:
         lines += change_lines(change, colour)
     for look in target.lookalikes:
@@ -55,7 +51,9 @@ def change_lines(change: Change, colour: bool) -> list[str]:
     head = f"  {symbol} {change.kind} {change.name!r}"
     if change.previous_name:
         head += f" (renamed from {change.previous_name!r})"
-    if change.action == Action.ADOPT:
+    if change.adopt_from:
+        head += f" (adopt from {change.adopt_from})"
+    elif change.action == Action.ADOPT:
         head += " (adopt: ownership marker added)"
     elif change.adopt:
         head += " (and adopt)"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from metricsync.plan import Absent
+from metricsync.plan import Absent, Action, Change, adopting
 
 LONGEST = 200
 
@@ -17,9 +18,20 @@ def show(value: Any) -> str:
     return text if len(text) <= LONGEST else text[: LONGEST - 1] + "…"
 
 
-def summary_counts(counts: dict[str, int]) -> str:
-    order = ("create", "update", "replace", "delete", "adopt")
-    return ", ".join(f"{counts.get(action, 0)} to {action}" for action in order)
+def summary_counts(changes: Sequence[Change]) -> str:
+    """`1 to create, 2 to update, 0 to replace, 0 to delete, 3 to adopt (2 with an update)`:
+    adopts count every change that takes ownership; those also counted as an update or a
+    replace are said so, so the numbers never add up to more changes than the plan holds
+    without saying why."""
+    counts = {a: sum(1 for c in changes if c.action == a) for a in Action}
+    counts[Action.ADOPT] = sum(1 for c in changes if adopting(c))
+    text = ", ".join(f"{counts[a]} to {a.value}" for a in Action)
+    within = [
+        f"{n} with {article} {action.value}"
+        for action, article in ((Action.UPDATE, "an"), (Action.REPLACE, "a"))
+        if (n := sum(1 for c in changes if adopting(c) and c.action == action))
+    ]
+    return text + (f" ({', '.join(within)})" if within else "")
 
 
 def duration(seconds: float) -> str:

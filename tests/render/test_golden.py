@@ -15,6 +15,7 @@ import pytest
 from metricsync.live import LiveObject
 from metricsync.plan import ABSENT, Action, Change, FieldChange, Lookalike, Plan, TargetPlan
 from metricsync.render.markdown import LIMIT, render_markdown
+from metricsync.render.plan_json import render_json
 from metricsync.render.text import render_plan
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -45,6 +46,23 @@ def _plan(description: str = "Share of sessions that purchase") -> Plan:
             Action.ADOPT, "statsig/metric", "Add to cart", live_id="Add to cart::sum", adopt=True
         ),
         Change(
+            Action.UPDATE,
+            "statsig/metric",
+            "Checkout revenue",
+            live_id="Checkout revenue::sum",
+            fields=(FieldChange("description", "Revenue", "Gross revenue"),),
+            adopt=True,
+            adopt_from="managed-by-team-a",
+        ),
+        Change(
+            Action.UPDATE,
+            "statsig/metric",
+            "Sessions",
+            live_id="Sessions::event_count_custom",
+            fields=(FieldChange("description", "", "Visits"),),
+            adopt=True,
+        ),
+        Change(
             Action.REPLACE,
             "statsig/metric",
             "Order value",
@@ -61,7 +79,12 @@ def _plan(description: str = "Share of sessions that purchase") -> Plan:
             Lookalike("checkout-conversion", "checkout-conversion::ratio", "Checkout conversion"),
         ),
         notes=("the owner tag 'managed-by-metricsync' is created first",),
-        refusals=("deletes 2 > max_deletes 1 (lift with --allow-deletes 2)",),
+        refusals=(
+            "'Basket size' (definitions/statsig/basket.yaml:1) matches live object "
+            "Basket size::mean, which another repository owns (marker managed-by-team-b); take "
+            "it over with --adopt-from managed-by-team-b",
+            "deletes 2 > max_deletes 1 (lift with --allow-deletes 2)",
+        ),
         api_calls=7,
         minimum_seconds=0.0,
         managed_count=3,
@@ -83,6 +106,10 @@ def test_text_rendering_of_every_operation_type() -> None:
 
 def test_markdown_rendering_of_every_operation_type() -> None:
     _check("plan.md", render_markdown(_plan()))
+
+
+def test_json_rendering_of_every_operation_type() -> None:
+    _check("plan.json", render_json(_plan()))
 
 
 @pytest.mark.parametrize(
@@ -107,7 +134,7 @@ def test_markdown_escapes_user_text(hostile: str) -> None:
     assert "<img" not in outside_code and "@everyone" not in outside_code
     assert not re.search(r"(?<!\\)\]\(https://evil", outside_code)  # escaped: no link
     assert "**bold**" not in outside_code
-    assert outside_code.count("<details>") == outside_code.count("</details>") == 5
+    assert outside_code.count("<details>") == outside_code.count("</details>") == 7
     assert "\n# injected heading" not in outside_code
 
 

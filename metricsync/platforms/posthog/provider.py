@@ -4,6 +4,7 @@ thin operations the shared plan/apply flow calls (api/posthog.md)."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from metricsync.errors import ApiError
 from metricsync.listing import ListFormat, LivePage, fetch_pages
 from metricsync.live import LiveObject
 from metricsync.normalise import Rules
+from metricsync.ownership import Claim, ForeignOwner, first_claim, tag_owner
 from metricsync.plan import Change
 from metricsync.provider import LiveState, Provider, without_ignored
 
@@ -40,6 +42,13 @@ LIST = ListFormat(
     envelope=("count", "next"),
 )
 LIMITS = Limits(windows=((480, 60.0), (4800, 3600.0)))  # per personal API key, every request
+# PostHog's own IaC tool, posthog-definitions, marks each saved metric it manages with a trailing
+# HTML comment in the description, `<!-- iac:experiment-saved-metrics:<key> iac:hash:<hash> -->`
+# (src/resources/experiment-saved-metric/pipeline.ts): that object is another tool's.
+DEFINITIONS_OWNER = "posthog-definitions"
+DEFINITIONS_MARKER = re.compile(
+    r"\n*<!--\s*iac:experiment-saved-metrics:\S+\s+iac:hash:\S+\s*-->\s*$"
+)
 
 
 def _forget_action_names(spec: dict[str, Any]) -> None:
@@ -68,6 +77,16 @@ RULES = Rules(
     rewrites=(_forget_action_names, _trim_description),
     blank=("description",),
 )
+
+
+def definitions_claim(spec: Mapping[str, Any]) -> Claim | None:
+    """posthog-definitions' marker in the description; the spec keeps the text before it."""
+    description = spec.get("description")
+    found = DEFINITIONS_MARKER.search(description) if isinstance(description, str) else None
+    if found is None:
+        return None
+    assert isinstance(description, str)
+    return Claim(DEFINITIONS_OWNER, {**spec, "description": description[: found.start()].rstrip()})
 
 
 def is_legacy(query: Mapping[str, Any]) -> bool:
@@ -178,7 +197,12 @@ class PostHogProvider(Provider):
             casefold_names=True,
             marker_supported=state.marker_supported,
             prune=self.target.policy.prune and state.marker_supported,
+            foreign=self._foreign(),
         )
+
+    def _foreign(self) -> ForeignOwner:
+        prefix = self.target.policy.foreign_owner_prefix
+        return first_claim(tag_owner(self.owner_tag, prefix, casefold=True), definitions_claim)
 
     def create(self, change: Change) -> None:
         assert change.definition is not None
@@ -213,6 +237,9 @@ class PostHogProvider(Provider):
     def update(self, change: Change) -> None:
         assert change.definition is not None and change.live_id is not None
         body = to_payload(change.definition, self._marker(), update=True)
+        claim = definitions_claim(change.live.spec) if change.live is not None else None
+        if change.adopt_from == DEFINITIONS_OWNER and claim and "description" not in body:
+            body["description"] = claim.spec["description"]  # their marker goes even if ignored
         response = self.client.send("PATCH", f"{self.base}/{change.live_id}/", body=body)
         self._check_tags(response.json())
 

@@ -20,6 +20,7 @@ from metricsync.errors import ApiError
 from metricsync.listing import ListFormat, LivePage, fetch_pages
 from metricsync.live import LiveObject
 from metricsync.normalise import Rules
+from metricsync.ownership import tag_owner
 from metricsync.plan import Change
 from metricsync.provider import LiveState, Provider, without_ignored
 
@@ -195,6 +196,7 @@ class StatsigProvider(Provider):
             replace_fields=("type",),
             depends=components,
             prune=self.target.policy.prune,
+            foreign=tag_owner(self.owner_tag, self.target.policy.foreign_owner_prefix),
         )
 
     def prepare(self, changes: Sequence[Change]) -> None:
