@@ -184,10 +184,39 @@ def test_posthog_definitions_marker_is_another_owner(
         refusal
     )
     code, out, _ = project.cli("import", "--target", "posthog-test", capsys=capsys)
-    assert "'Checkout conversion': posthog-definitions" in out
+    assert code == 0 and "'Checkout conversion': posthog-definitions" in out
     [change] = project.plan(adopt_from=("posthog-definitions",)).changes
     assert (change.action, change.fields) == (Action.ADOPT, ())
     project.apply(adopt_from=("posthog-definitions",))
     [live] = posthog_live(project)
     assert (live["description"], live["tags"]) == ("Share of sessions that check out", [OWNER])
     assert project.plan().changes == [] and project.plan().refusals == []
+
+
+def test_a_saved_plan_keeps_the_takeovers_it_was_reviewed_with(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_statsig(project, live_metric("Checkout revenue", owned=False, tags=[THEIRS]))
+    statsig(project, "Checkout revenue")
+    out_file = str(project.root / "plan.json")
+    code, _, _ = project.cli("plan", "--adopt-from", THEIRS, "--out", out_file, capsys=capsys)
+    assert code == 0
+    code, _, _ = project.cli("apply", out_file, capsys=capsys)
+    assert code == 0
+    assert statsig_live(project)[0]["tags"] == [OWNER]
+
+
+def test_an_update_that_adds_our_marker_counts_as_an_adopt_in_every_summary(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16 item 6: `(and adopt)` was counted as 0 adopts."""
+    seed_statsig(project, live_metric("Checkout revenue", owned=False))
+    statsig(project, "Checkout revenue", description="Gross revenue")
+    _, out, _ = project.cli("plan", capsys=capsys)
+    assert "(and adopt)" in out
+    assert (
+        "Plan: 0 to create, 1 to update, 0 to replace, 0 to delete, 1 to adopt (1 with an update)."
+        in out
+    )
+    _, out, _ = project.cli("plan", "--format", "markdown", capsys=capsys)
+    assert "| statsig-test | 0 | 1 | 0 | 0 | 1 |" in out
