@@ -139,8 +139,16 @@ ENTITY: dict[str, Check] = {
     "math_hogql": optional(STR),
     "math_group_type_index": optional(enum(0, 1, 2, 3, 4)),
     "math_multiplier": optional(NUM),
+    "math_property_revenue_currency": optional(
+        model("RevenueCurrencyPropertyConfig", {"property": optional(STR), "static": optional(STR)})
+    ),
+    "optionalInFunnel": optional(BOOL),
     "properties": optional(list_of(_property_filter)),
     "fixedProperties": optional(list_of(_property_filter)),
+    "limit": optional(INT),
+    "orderBy": optional(list_of(STR)),
+    "version": optional(NUM),
+    "response": optional(DICT),
 }
 WAREHOUSE_KEYS = ("table_name", "timestamp_field", "events_join_key", "data_warehouse_join_key")
 NODES: dict[str, Check] = {
@@ -154,7 +162,20 @@ NODES: dict[str, Check] = {
 }
 
 
-def node(value: Any, loc: Loc, errors: list[Err]) -> None:
+EXPOSURE = model(
+    "ExperimentExposureNode", {"kind": STR, "version": optional(NUM), "response": optional(DICT)}
+)
+
+
+def retention_start(value: Any, loc: Loc, errors: list[Err]) -> None:
+    """A retention start: any node, or the experiment's exposure (`ExperimentExposureNode`)."""
+    if isinstance(value, dict) and value.get("kind") == "ExperimentExposureNode":
+        EXPOSURE(value, (*loc, "ExperimentExposureNode"), errors)
+    else:
+        node(value, loc, errors, exposure=True)
+
+
+def node(value: Any, loc: Loc, errors: list[Err], exposure: bool = False) -> None:
     """A union tagged by `kind`; pydantic puts the tag into the location of inner errors."""
     if not isinstance(value, dict):
         msg = "Input should be a valid dictionary or object to extract fields from"
@@ -163,7 +184,8 @@ def node(value: Any, loc: Loc, errors: list[Err]) -> None:
         msg = "Unable to extract tag using discriminator 'kind'"
         errors.append({"loc": loc, "type": "union_tag_not_found", "msg": msg})
     elif value["kind"] not in NODES:
-        expected = ", ".join(f"'{kind}'" for kind in NODES)
+        kinds = [*NODES, "ExperimentExposureNode"] if exposure else list(NODES)
+        expected = ", ".join(f"'{kind}'" for kind in kinds)
         msg = (
             f"Input tag '{value['kind']}' found using 'kind' does not match any of the "
             f"expected tags: {expected}"
@@ -185,6 +207,7 @@ COMMON: dict[str, Check] = {
     "isSharedMetric": optional(BOOL),
     "sharedMetricId": optional(NUM),
     "version": optional(NUM),
+    "response": optional(DICT),
     "uuid": optional(STR),
     "fingerprint": optional(STR),
 }
@@ -226,7 +249,7 @@ METRICS: dict[str, Check] = {
         "ExperimentRetentionMetric",
         {
             **COMMON,
-            "start_event": node,
+            "start_event": retention_start,
             "completion_event": node,
             "retention_window_start": INT,
             "retention_window_end": INT,
@@ -290,6 +313,8 @@ def _check_rules(query: dict[str, Any]) -> None:
         raise QueryError(f"{PREFIX}a funnel metric needs at least one step in series")
     if query.get("conversion_window") is not None and not query.get("conversion_window_unit"):
         raise QueryError(f"{PREFIX}conversion_window is set but conversion_window_unit is missing")
+    if query["metric_type"] == "retention" and query["start_event"].get("kind") == EXPOSURE_KIND:
+        _check_exposure_start(query)
     threshold = query.get("threshold")
     if query["metric_type"] != "mean" or threshold is None:
         return
@@ -301,6 +326,23 @@ def _check_rules(query: dict[str, Any]) -> None:
         raise QueryError(
             f"{PREFIX}threshold cannot be combined with lower_bound_percentile "
             "or upper_bound_percentile"
+        )
+
+
+EXPOSURE_KIND = "ExperimentExposureNode"
+
+
+def _check_exposure_start(query: dict[str, Any]) -> None:
+    """The vendor's `retention_metric_error`: settings its engine ignores for an exposure start."""
+    if query.get("conversion_window") is not None or query.get("conversion_window_unit"):
+        raise QueryError(
+            f"{PREFIX}a conversion window cannot be combined with an experiment exposure start. "
+            "Retention already anchors on each user's first exposure."
+        )
+    if query.get("start_handling") == "last_seen":
+        raise QueryError(
+            f"{PREFIX}start_handling 'last_seen' cannot be combined with an experiment exposure "
+            "start. Retention always anchors on each user's first exposure."
         )
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from metricsync.apply import Status
 from metricsync.plan import Action
 from metricsync.sandbox.transport import SandboxTransport
 from tests.engine.conftest import POSTHOG_KEY, Project
+from tests.engine.test_import import _round_trip
 
 OWNER = "managed-by-metricsync"
 METRICS = "/api/projects/12345/experiment_saved_metrics/"
@@ -137,3 +139,92 @@ def test_a_removed_description_is_not_managed_and_not_sent(project: Project) -> 
     project.apply()
     assert [m["description"] for m in live(project)] == ["Written in the UI"]
     assert project.plan().changes == []
+
+
+# Metrics as PostHog's UI saves them: every node key present (null when unset), the keys the
+# current ExperimentMetric schema added, a step optional in its funnel, a revenue currency, fixed
+# filters, and a retention window that starts at the experiment's exposure.
+def ui_node(event: str, **keys: Any) -> dict[str, Any]:
+    unset = (
+        "custom_name", "fixedProperties", "limit", "math_group_type_index", "math_hogql",
+        "math_multiplier", "math_property", "math_property_revenue_currency",
+        "math_property_type", "optionalInFunnel", "orderBy", "response", "version",
+    )  # fmt: skip
+    return {"kind": "EventsNode", "event": event, "name": event, **dict.fromkeys(unset), **keys}
+
+
+UI_METRICS: list[dict[str, Any]] = [
+    {
+        "name": "Checkout funnel (UI)",
+        "description": "Made in PostHog",
+        "tags": ["checkout"],
+        "query": {
+            "kind": "ExperimentMetric", "metric_type": "funnel", "goal": "increase",
+            "isSharedMetric": True, "version": 2, "response": None, "breakdownFilter": {
+                "breakdown_type": "event", "breakdown_path_cleaning": False, "breakdowns": None,
+                "breakdown_limit": None,
+            },
+            "series": [
+                ui_node("view_cart", math="total", properties=[
+                    {"key": "actionContext", "label": None, "operator": "exact", "type": "event", "value": ["session"]},
+                ]),
+                ui_node("add_coupon", optionalInFunnel=True),
+                ui_node("purchase", fixedProperties=[
+                    {"key": "email", "operator": "icontains", "type": "person", "value": "@example.com"},
+                ]),
+            ],
+            "funnel_order_type": "ordered",
+        },
+    },
+    {
+        "name": "Revenue per user (UI)",
+        "query": {
+            "kind": "ExperimentMetric", "metric_type": "mean", "goal": "increase",
+            "source": ui_node(
+                "purchase", math="sum", math_property="price", version=1,
+                math_property_revenue_currency={"property": None, "static": "EUR"},
+            ),
+            "upper_bound_percentile": 0.99, "ignore_zeros": False,
+        },
+    },
+    {
+        "name": "Came back after exposure (UI)",
+        "query": {
+            "kind": "ExperimentMetric", "metric_type": "retention",
+            "start_event": {"kind": "ExperimentExposureNode"},
+            "completion_event": ui_node("$pageview", limit=100, orderBy=["timestamp DESC"]),
+            "retention_window_start": 1, "retention_window_end": 7,
+            "retention_window_unit": "day", "start_handling": "first_seen",
+        },
+    },
+]  # fmt: skip
+
+
+def test_metrics_made_in_the_posthog_ui_import_validate_and_plan_to_adoption_only(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(project, *UI_METRICS)
+    out, actions = _round_trip(project, capsys, "posthog-test")
+    assert actions == {"adopt": 3}
+    assert "3 written, 0 skipped." in out
+    text = (project.root / "definitions" / "posthog" / "checkout_funnel_ui.yaml").read_text()
+    assert "optionalInFunnel: true" in text and "fixedProperties:" in text
+
+
+def test_an_exposure_start_accepts_neither_a_conversion_window_nor_last_seen(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    define(
+        project,
+        "Retained",
+        "  query:\n    kind: ExperimentMetric\n    metric_type: retention\n"
+        "    start_event: {kind: ExperimentExposureNode}\n"
+        "    completion_event: {kind: EventsNode, event: $pageview}\n"
+        "    retention_window_start: 0\n    retention_window_end: 7\n"
+        "    retention_window_unit: day\n    start_handling: last_seen\n"
+        "    conversion_window: 3\n    conversion_window_unit: day\n",
+    )
+    code, out, _ = project.cli("validate", capsys=capsys)
+    assert code == 3
+    assert "conversion_window cannot be combined with an experiment exposure start" in out
+    assert "start_handling last_seen cannot be combined with an experiment exposure start" in out

@@ -25,18 +25,21 @@ QUERY_KEYS = (
     "start_handling", "source", "series", "numerator", "denominator",
     "numerator_outlier_handling", "denominator_outlier_handling", "start_event",
     "completion_event", "breakdownFilter", "isSharedMetric", "sharedMetricId", "version",
+    "response",
 )  # fmt: skip
 NODE_KEYS = (
     "kind", "event", "id", "table_name", "timestamp_field", "events_join_key",
     "data_warehouse_join_key", "name", "custom_name", "math", "math_property",
-    "math_property_type", "math_hogql", "math_group_type_index", "math_multiplier", "properties",
+    "math_property_type", "math_property_revenue_currency", "math_hogql", "math_group_type_index",
+    "math_multiplier", "optionalInFunnel", "properties", "fixedProperties", "limit", "orderBy",
+    "version", "response",
 )  # fmt: skip
 FILTER_KEYS = ("key", "value", "operator", "type", "label", "group_type_index", "cohort_name")
 OUTLIER_KEYS = ("lower_bound_percentile", "upper_bound_percentile", "ignore_zeros")
 BREAKDOWN_FILTER_KEYS = (
     "breakdowns", "breakdown", "breakdown_type", "breakdown_limit", "breakdown_normalize_url",
     "breakdown_group_type_index", "breakdown_histogram_bin_count",
-    "breakdown_hide_other_aggregation",
+    "breakdown_hide_other_aggregation", "breakdown_path_cleaning",
 )  # fmt: skip
 BREAKDOWN_KEYS = ("property", "type", "normalize_url", "group_type_index", "histogram_bin_count")
 NODES = ("source", "numerator", "denominator", "start_event", "completion_event")
@@ -137,8 +140,9 @@ def _node(node: Any) -> Any:
     if not isinstance(node, Mapping):
         return node  # not a node at all: left for validation to name
     picked = _pick(node, NODE_KEYS)
-    if isinstance(picked.get("properties"), list):
-        picked["properties"] = [_filter(f) for f in picked["properties"]]
+    for key in ("properties", "fixedProperties"):
+        if isinstance(picked.get(key), list):
+            picked[key] = [_filter(f) for f in picked[key]]
     return picked
 
 

@@ -84,6 +84,32 @@ def _threshold(d: Definition) -> Iterator[Finding]:
             yield Finding(d, (*QUERY, bound), f"{bound} cannot be combined with threshold")
 
 
+def _exposure_start(d: Definition) -> Iterator[Finding]:
+    """A retention window that starts at the experiment's exposure takes neither a conversion
+    window nor `last_seen`: PostHog refuses both, as settings its query engine would ignore."""
+    query: Mapping[str, Any] = d.spec.get("query") or {}
+    start = query.get("start_event")
+    if query.get("metric_type") != "retention" or not isinstance(start, Mapping):
+        return
+    if start.get("kind") != "ExperimentExposureNode":
+        return
+    for key in ("conversion_window", "conversion_window_unit"):
+        if query.get(key) is not None:
+            yield Finding(
+                d,
+                (*QUERY, key),
+                f"{key} cannot be combined with an experiment exposure start: retention "
+                "already counts from each user's first exposure",
+            )
+    if query.get("start_handling") == "last_seen":
+        yield Finding(
+            d,
+            (*QUERY, "start_handling"),
+            "start_handling last_seen cannot be combined with an experiment exposure start: "
+            "use first_seen",
+        )
+
+
 def _legacy(d: Definition) -> Iterator[Finding]:
     kind = (d.spec.get("query") or {}).get("kind")
     if kind in LEGACY_KINDS:
@@ -95,4 +121,4 @@ def _legacy(d: Definition) -> Iterator[Finding]:
         )
 
 
-check_saved_metrics = rules(_name, _legacy, _query_shape, _threshold)
+check_saved_metrics = rules(_name, _legacy, _query_shape, _threshold, _exposure_start)
