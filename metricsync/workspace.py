@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from metricsync import state
 from metricsync.cache import ValidationCache
@@ -56,9 +57,24 @@ def open_workspace(
     from metricsync.sandbox.embedded import EmbeddedSandbox
 
     with EmbeddedSandbox(state_dir) as embedded:
+        for platform, section in sandbox_references(targets, validation):
+            embedded.provide(platform, section)
         credentials = embedded.credentials()
         pointed = tuple(
             t.pointed_at(embedded.url + PLATFORMS[t.provider].sandbox_path, credentials[t.provider])
             for t in targets
         )
         yield Workspace(config, pointed, validation, embedded.url)
+
+
+def sandbox_references(
+    targets: Sequence[Target], validation: Validation
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(platform, seed section) of the objects each target's definitions reference but
+    metricsync does not manage: --sandbox provides them before serving (SPEC 6)."""
+    for target in targets:
+        references = PLATFORMS[target.provider].sandbox_references
+        if references is not None:
+            section = references(target, validation.for_target(target))
+            if section:
+                yield target.provider, section

@@ -53,6 +53,10 @@ class Platform:
     provider: ProviderFactory | None = None  # None: never planned (query runners, usage sinks)
     # The inverse of a provider's from_payload for `import`: a live object as definition spec.
     to_spec: Callable[[LiveObject], dict[str, Any]] | None = None
+    # Objects the definitions reference that metricsync does not manage (PostHog actions), as
+    # this platform's sandbox seed section: --sandbox provides them, so that a project copied
+    # from a real account runs there as it is (SPEC 6). None: the platform checks no references.
+    sandbox_references: Callable[[Target, Sequence[Definition]], dict[str, Any]] | None = None
 
 
 def rules(*checks: Callable[[Definition], Iterable[Finding]]) -> Rule:

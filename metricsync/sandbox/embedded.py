@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from metricsync.errors import ConfigError
 from metricsync.sandbox.app import SandboxApp
@@ -46,6 +47,10 @@ class EmbeddedSandbox:
     def credentials(self) -> dict[str, dict[str, str]]:
         """The credentials it accepts: {platform name: {config key: value}}."""
         return self.app.credentials()
+
+    def provide(self, platform: str, references: dict[str, Any]) -> None:
+        """Makes the objects a project references but does not manage exist (SPEC 6)."""
+        self.app.platforms[platform].provide(references)
 
     def __enter__(self) -> EmbeddedSandbox:
         self._server = SandboxServer(self.app).start()

@@ -36,6 +36,11 @@ class SandboxPlatform(ABC):
     def seed(self, data: dict[str, Any]) -> None:
         """Adds pre-existing objects (this platform's section of a seed file)."""
 
+    def provide(self, data: dict[str, Any]) -> None:
+        """Adds the objects a project's definitions reference but metricsync does not manage
+        (a seed section, from Platform.sandbox_references), keeping any that exist already."""
+        raise NotImplementedError(f"the {self.name} sandbox checks no references")
+
     @abstractmethod
     def configure(self, settings: dict[str, Any]) -> None:
         """Changes documented choices; unknown keys raise ValueError naming them."""

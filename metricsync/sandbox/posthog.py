@@ -150,6 +150,16 @@ class PostHog(SandboxPlatform):
             for seeded in section.get("saved_metrics") or []:
                 self.metrics.put(self._seeded(project, seeded))
 
+    def provide(self, data: dict[str, Any]) -> None:
+        """Actions the definitions reference, under the names they give them; an action that
+        exists already (seeded, even deleted) is kept as it is."""
+        for raw_id, section in (data.get("projects") or {}).items():
+            project = int(raw_id)
+            for action in section.get("actions") or []:
+                if not self.actions.known(project, action["id"]):
+                    self.actions.put(project, action)
+                    self.metrics.forget_encodings()
+
     def configure(self, settings: dict[str, Any]) -> None:
         self.settings = choices.updated(self.settings, settings, CHECKS, self.name)
         self.limiter.limits = self._limits()

@@ -125,6 +125,10 @@ class ActionTable:
         action = self._actions.get(f"{project}/{action_id}")
         return None if action is None or action.get("deleted") else str(action["name"])
 
+    def known(self, project: int, action_id: int) -> bool:
+        """Whether the action was ever put here, deleted or not."""
+        return self._actions.get(f"{project}/{action_id}") is not None
+
     def usable(self, project: int, action_id: int) -> bool:
         action = self._actions.get(f"{project}/{action_id}")
         return action is not None and not action.get("deleted", False)

@@ -20,6 +20,8 @@ from metricsync.planner import Overrides, build_plan, open_session
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.server import SandboxServer
 from metricsync.sandbox.transport import SandboxTransport
+from metricsync.validation import validate_project
+from metricsync.workspace import sandbox_references
 
 REPO = Path(__file__).resolve().parents[2]
 STATSIG_KEY = "console-sandbox-key"
@@ -45,6 +47,15 @@ class Project:
     def copy_examples(self, platform: str) -> None:
         source, destination = REPO / "definitions" / platform, self.root / "definitions" / platform
         shutil.copytree(source, destination, dirs_exist_ok=True)
+
+    def provide_references(self) -> None:
+        """What --sandbox does before serving: the objects the definitions reference but
+        metricsync does not manage (PostHog actions) exist in the sandbox."""
+        validation = validate_project(self.root / "metricsync.yaml")
+        assert validation.config is not None
+        targets = list(validation.config.targets.values())
+        for platform, section in sandbox_references(targets, validation):
+            self.app.platforms[platform].provide(section)
 
     def transport(self, _target: object) -> httpx.BaseTransport:
         return SandboxTransport(self.app)

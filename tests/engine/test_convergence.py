@@ -21,6 +21,7 @@ def _converges(project: Project) -> None:
 def test_shipped_examples_converge(project: Project) -> None:
     project.copy_examples("statsig")
     project.copy_examples("posthog")
+    project.provide_references()  # the funnel's action, as --sandbox provides it (SPEC 6)
     _converges(project)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from metricsync.platforms.base import Kind, Platform
@@ -11,6 +12,7 @@ if TYPE_CHECKING:
     import httpx
 
     from metricsync.config import Target
+    from metricsync.definitions import Definition
     from metricsync.live import LiveObject
     from metricsync.provider import Provider
 
@@ -34,6 +36,12 @@ def _to_spec(live: LiveObject) -> dict[str, Any]:
     return to_spec(live)
 
 
+def _sandbox_references(target: Target, definitions: Sequence[Definition]) -> dict[str, Any]:
+    from metricsync.platforms.posthog.references import sandbox_references
+
+    return sandbox_references(target, definitions)
+
+
 PLATFORM = Platform(
     name="posthog",
     kinds=(SAVED_METRIC,),
@@ -43,4 +51,5 @@ PLATFORM = Platform(
     settings_defaults=(("sync_tags", True),),
     provider=_provider,
     to_spec=_to_spec,
+    sandbox_references=_sandbox_references,
 )
