@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from metricsync import schema
 from metricsync.bulk import paused_gc
-from metricsync.config import Config, Target, display_path
+from metricsync.config import Config, Target, display_path, load_config
 from metricsync.definitions import Definition
 from metricsync.documents import load_file
 from metricsync.errors import MetricsyncError, UsageError
@@ -249,6 +249,55 @@ class ImportReport:
         if not self.marker_supported:
             return []
         return [e for e in self.written if not e.live.owned and not e.live.legacy]
+
+
+def import_targets(
+    config_path: Path,
+    names: Sequence[str],
+    options: ImportOptions,
+    *,
+    sandbox: bool = False,
+    transport_for: TransportFor | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> list[ImportReport]:
+    """Imports each named target in turn: by default every synced target (of `options.kind`'s
+    platform, when given), in config order. A later target sees the files an earlier one wrote,
+    so a definitions folder that several targets share gets each object once: the first
+    target's version, which the next plan of the others compares with theirs."""
+    chosen = list(names) or synced_names(load_config(config_path), options.kind)
+    if options.out is not None and len(chosen) > 1:
+        raise UsageError(
+            f"--out writes one target's objects, and {len(chosen)} targets are imported "
+            f"({', '.join(chosen)}): give one --target"
+        )
+    return [
+        import_objects(
+            config_path,
+            name,
+            options,
+            sandbox=sandbox,
+            transport_for=transport_for,
+            progress=progress,
+        )
+        for name in chosen
+    ]
+
+
+def synced_names(config: Config, kind: str | None) -> list[str]:
+    """The targets an import reads by default: those with live objects to import."""
+    names = [
+        t.name
+        for t in config.targets.values()
+        if PLATFORMS[t.provider].to_spec is not None
+        and (kind is None or kind in (k.name for k in PLATFORMS[t.provider].kinds))
+    ]
+    if not names:
+        usable = ", ".join(p.name for p in PLATFORMS.values() if p.to_spec)
+        wanted = f"{kind} " if kind else ""
+        raise UsageError(
+            f"no target to import: {config.path.name} has no {wanted}target of {usable}"
+        )
+    return names
 
 
 def import_objects(

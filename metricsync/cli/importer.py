@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from metricsync.cli.options import config_option, format_option, sandbox_option
-from metricsync.errors import ExitCode, UsageError
+from metricsync.errors import ExitCode
 
 if TYPE_CHECKING:
     from metricsync.importer import Entry, ImportReport
@@ -23,9 +23,8 @@ LISTED = 10  # skipped objects named per reason that needs the user's attention
     "--target",
     "targets",
     multiple=True,
-    required=True,
     metavar="NAME",
-    help="The target whose live objects are imported (exactly one).",
+    help="Only this target (repeatable; default: every Statsig and PostHog target).",
 )
 @sandbox_option
 @format_option("text", "json")
@@ -39,7 +38,7 @@ LISTED = 10  # skipped objects named per reason that needs the user's attention
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Write the files here (default: the target's first definitions folder).",
+    help="Write the files here (one target only; default: each target's first definitions folder).",
 )
 @click.option("--force", is_flag=True, help="Overwrite files an earlier import wrote.")
 def import_command(
@@ -58,23 +57,29 @@ def import_command(
     the next plan adds the ownership marker to each imported object. Objects already defined
     and the platform's own automatic metrics are skipped; existing files are kept unless
     --force.
-    """
-    from metricsync.importer import ImportOptions, import_objects
 
-    if len(targets) != 1:
-        raise UsageError("import reads one target at a time: give exactly one --target")
+    Targets are imported one after another, in config order, each reported on its own. When
+    several targets share a definitions folder, an object both hold is written once, as the
+    first target has it; the next plan of the others shows where theirs differs.
+    """
+    from metricsync.importer import ImportOptions, import_targets
+
     options = ImportOptions(kind, select, out, force)
-    report = import_objects(
+    reports = import_targets(
         config_path,
-        targets[0],
+        targets,
         options,
         sandbox=sandbox,
         progress=lambda m: click.echo(m, err=True),
     )
-    for entry in report.written:
-        if entry.live.legacy:
-            click.echo(f"Warning: {_legacy(entry, report)}", err=True)
-    click.echo(render_json(report) if output_format == "json" else render_text(report), nl=False)
+    for report in reports:
+        for entry in report.written:
+            if entry.live.legacy:
+                click.echo(f"Warning: {_legacy(entry, report)}", err=True)
+    if output_format == "json":
+        click.echo(render_json(reports), nl=False)
+    else:
+        click.echo("\n".join(render_text(report) for report in reports), nl=False)
     return ExitCode.OK
 
 
@@ -142,7 +147,15 @@ def _next_steps(report: ImportReport) -> list[str]:
     return lines
 
 
-def render_json(report: ImportReport) -> str:
+def render_json(reports: list[ImportReport]) -> str:
+    """One versioned document; format 2 holds a list of targets (format 1 was one target)."""
+    import json
+
+    document = {"format_version": 2, "targets": [_target_document(r) for r in reports]}
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def _target_document(report: ImportReport) -> dict[str, object]:
     written = [
         {"name": e.live.name, "id": e.live.id, "file": e.file, "legacy": e.live.legacy}
         for e in report.written
@@ -152,8 +165,7 @@ def render_json(report: ImportReport) -> str:
         for e in report.entries
         if e.skip is not None
     ]
-    document = {
-        "format_version": 1,
+    return {
         "target": report.target,
         "provider": report.provider,
         "out": report.out,
@@ -163,6 +175,3 @@ def render_json(report: ImportReport) -> str:
         "adopt": [e.live.name for e in report.to_adopt],
         "notes": list(report.notes),
     }
-    import json
-
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"

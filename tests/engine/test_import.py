@@ -521,7 +521,9 @@ def test_kind_and_select_narrow_the_import(
         "json",
         capsys=capsys,
     )
-    report = json.loads(out)
+    document = json.loads(out)
+    assert document["format_version"] == 2
+    [report] = document["targets"]
     assert code == 0 and sorted(w["file"] for w in report["written"]) == [
         "checkout_count.yaml",
         "checkout_total.yaml",
@@ -540,9 +542,11 @@ def test_kind_and_select_narrow_the_import(
         in err
     )
     code, _, err = project.cli("import", "--target", "a", "--target", "b", capsys=capsys)
-    assert code == 64 and "give exactly one --target" in err
-    code, _, err = project.cli("import", capsys=capsys)
-    assert code == 64 and "Missing option '--target'" in err
+    assert code == 64 and "unknown target 'a' (targets: statsig-test, posthog-test)" in err
+    code, _, err = project.cli(
+        "import", "--target", "statsig-test", "--target", "posthog-test", "--out", "x", capsys=capsys
+    )
+    assert code == 64 and "--out writes one target's objects, and 2 targets are imported" in err
 
 
 def test_an_import_of_nothing_new_says_so(
