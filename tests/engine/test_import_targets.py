@@ -129,7 +129,7 @@ def test_import_without_target_imports_every_target_and_a_shared_folder_once(
 def test_import_json_reports_each_target(
     apps: tuple[SandboxApp, SandboxApp], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    first, second = apps
+    first, _ = apps
     first.seed(_statsig("Revenue"))
     code, out, err = _cli(capsys, "import", "--format", "json", "--kind", "statsig/metric")
     assert code == 0, err
