@@ -544,7 +544,14 @@ def test_kind_and_select_narrow_the_import(
     code, _, err = project.cli("import", "--target", "a", "--target", "b", capsys=capsys)
     assert code == 64 and "unknown target 'a' (targets: statsig-test, posthog-test)" in err
     code, _, err = project.cli(
-        "import", "--target", "statsig-test", "--target", "posthog-test", "--out", "x", capsys=capsys
+        "import",
+        "--target",
+        "statsig-test",
+        "--target",
+        "posthog-test",
+        "--out",
+        "x",
+        capsys=capsys,
     )
     assert code == 64 and "--out writes one target's objects, and 2 targets are imported" in err
 
