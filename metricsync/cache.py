@@ -18,7 +18,8 @@ from metricsync.problems import Problem
 
 Valid = tuple[int, int, Any]  # document index, line, data
 # The modules whose code decides a file's result: a change to any of them empties the cache.
-CODE = ("cache.py", "documents.py", "problems.py", "schema.py", "validation.py")
+CODE = ("cache.py", "documents.py", "governance.py", "problems.py", "schema.py", "validation.py")
+RULE_SETS_KEPT = 4  # rule results per file, by the rules' fingerprint (targets may differ)
 
 
 @dataclass
@@ -70,9 +71,33 @@ class ValidationCache:
             return None
 
     def store(self, key: str, source: bytes, result: FileResult) -> None:
-        digest = self._digests.get(key) or _digest(source)
+        digest = self._digests[key] = self._digests.get(key) or _digest(source)
         problems = [[p.line, p.column, p.message, p.pointer, p.severity] for p in result.problems]
         self._load()[key] = [digest, problems, [list(v) for v in result.valid]]
+        self._dirty = True
+
+    def rule_problems(self, key: str, file: str, fingerprint: str) -> list[Problem] | None:
+        """The problems the rules with `fingerprint` found in the file's current bytes."""
+        entry = self._load().get(key)
+        found = entry[3].get(fingerprint) if entry is not None and len(entry) > 3 else None
+        if entry is None or entry[0] != self._digests.get(key) or found is None:
+            return None
+        try:
+            return [Problem(file, *fields) for fields in found]
+        except (TypeError, ValueError):
+            return None
+
+    def store_rule_problems(self, key: str, fingerprint: str, problems: list[Problem]) -> None:
+        entry = self._load().get(key)
+        if entry is None or entry[0] != self._digests.get(key):
+            return
+        if len(entry) < 4 or not isinstance(entry[3], dict):
+            entry[3:] = [{}]
+        kept: dict[str, Any] = entry[3]
+        kept.pop(fingerprint, None)
+        kept[fingerprint] = [[p.line, p.column, p.message, p.pointer, p.severity] for p in problems]
+        for old in list(kept)[:-RULE_SETS_KEPT]:
+            del kept[old]
         self._dirty = True
 
     def save(self) -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from metricsync import schema
+from metricsync import governance, schema
 from metricsync.documents import Locator, load_file, problem_at
 from metricsync.errors import ConfigError, UsageError
-from metricsync.platforms import PLATFORMS
+from metricsync.platforms import KINDS, PLATFORMS
 from metricsync.problems import Problem
 from metricsync.secrets import SecretRef
 
@@ -42,6 +42,7 @@ class Target:
     settings: Mapping[str, Any] = field(default_factory=dict)  # provider keys that are not secrets
     secrets: Mapping[str, SecretRef] = field(default_factory=dict)
     fixed_credentials: Mapping[str, str] | None = None  # set by --sandbox: no variables needed
+    rules: Mapping[str, governance.KindRules] = field(default_factory=dict)  # by kind
 
     def secret(self, key: str) -> str:
         """A secret config key's value, resolved now (ConfigError names a missing variable)."""
@@ -99,6 +100,11 @@ def read_config(path: Path) -> tuple[Config | None, list[Problem]]:
     errors = schema.validator(CONFIG_SCHEMA).errors(document.data)
     found = [(e.path, e.message, e.at_key) for e in errors]
     found += [(where, message, False) for where, message in _value_rules(document.data)]
+    kinds = {name: kind.schema for name, kind in KINDS.items()}
+    found += [
+        (where, message, False)
+        for where, message in governance.config_findings(document.data, kinds)
+    ]
     root = path.resolve().parent
     found += [(where, message, False) for where, message in _folder_rules(root, document.data)]
     locator = Locator(source)
@@ -190,14 +196,16 @@ def _secure_enough(url: str) -> bool:
 
 def _build(path: Path, data: dict[str, Any]) -> Config:
     policy = Policy().merged(data.get("policy", {}))
-    targets = {name: _target(name, raw, policy) for name, raw in data["targets"].items()}
+    rules = data.get("rules")
+    targets = {name: _target(name, raw, policy, rules) for name, raw in data["targets"].items()}
     return Config(path, targets, policy)
 
 
-def _target(name: str, raw: dict[str, Any], policy: Policy) -> Target:
+def _target(name: str, raw: dict[str, Any], policy: Policy, rules: Any) -> Target:
     platform = PLATFORMS[raw["provider"]]
     endpoint = raw.get(platform.endpoint_key) or platform.default_endpoint or ""
-    reserved = {"provider", "definitions", "policy", platform.endpoint_key, *platform.secrets}
+    reserved = {"provider", "definitions", "policy", "rules", platform.endpoint_key}
+    reserved.update(platform.secrets)
     settings = dict(platform.settings_defaults)
     settings.update({k: v for k, v in raw.items() if k not in reserved})
     return Target(
@@ -208,6 +216,7 @@ def _target(name: str, raw: dict[str, Any], policy: Policy) -> Target:
         policy=policy.merged(raw.get("policy", {})),
         settings=settings,
         secrets={k: SecretRef(raw[k][4:], k) for k in platform.secrets if k in raw},
+        rules=governance.effective(rules, raw.get("rules"), [k.name for k in platform.kinds]),
     )
 
 

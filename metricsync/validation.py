@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metricsync import schema
+from metricsync import governance, schema
 from metricsync.bulk import paused_gc
 from metricsync.cache import FileResult, ValidationCache
 from metricsync.config import Config, Target, display_path, read_config
@@ -75,7 +75,8 @@ def validate_project(
     sources = _Sources()
     with paused_gc():  # bulk parsing: collections would only walk what is still being built
         for folder in dict.fromkeys(f for t in selected for f in t.definitions):
-            found = _load_folder(config, folder, cache, validation, sources)
+            rules = governance.for_folder(selected, folder)
+            found = _load_folder(config, folder, cache, validation, sources, rules)
             validation.definitions[folder] = found
         if cache is not None:
             cache.save()
@@ -97,6 +98,7 @@ def _load_folder(
     cache: ValidationCache | None,
     validation: Validation,
     sources: _Sources,
+    rules: governance.FolderRules,
 ) -> list[Definition]:
     root = config.folder(folder)
     if not root.is_dir():
@@ -113,6 +115,9 @@ def _load_folder(
     for parts, path in files:
         file = prefix + os.sep.join(parts)
         result = _file_result(path, file, cache, sources)
+        result = governance.with_rules(
+            result, rules, file, sources.data.get(file, b""), cache, path
+        )
         validation.files += 1
         validation.problems += result.problems
         definitions += [from_document(data, file, i, line) for i, line, data in result.valid]
