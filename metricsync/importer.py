@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from metricsync import schema
+from metricsync import governance, schema
 from metricsync.bulk import paused_gc
 from metricsync.config import Config, Target, display_path, load_config
 from metricsync.definitions import Definition
@@ -235,6 +235,7 @@ class ImportReport:
     owner_tag: str
     marker_supported: bool  # the platform keeps the ownership marker, so objects can be adopted
     notes: tuple[str, ...] = ()
+    breaking_rules: int = 0  # written definitions that break the target's rules (governance)
 
     @property
     def written(self) -> list[Entry]:
@@ -337,6 +338,9 @@ def import_objects(
         owner_tag=target.policy.owner_tag,
         marker_supported=state.marker_supported,
         notes=tuple(notes),
+        breaking_rules=governance.breaking(
+            target.rules, [e.document for e in entries if e.skip is None and e.document]
+        ),
     )
 
 

@@ -104,8 +104,18 @@ def render_text(report: ImportReport) -> str:
         if entries:
             lines += _skipped(reason, entries)
     lines += [f"  note: {note}" for note in report.notes]
+    if report.breaking_rules:
+        lines.append(
+            f"{report.breaking_rules} of the {_count(len(report.written), 'imported definition')} "
+            f"{'breaks' if report.breaking_rules == 1 else 'break'} the rules; "
+            "run `metricsync validate` to see where"
+        )
     lines += _next_steps(report)
     return "\n".join(lines) + "\n"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
 
 
 def _skipped(reason: str, entries: list[Entry]) -> list[str]:
@@ -174,4 +184,5 @@ def _target_document(report: ImportReport) -> dict[str, object]:
         "skipped": skipped,
         "adopt": [e.live.name for e in report.to_adopt],
         "notes": list(report.notes),
+        "breaking_rules": report.breaking_rules,
     }
