@@ -377,6 +377,49 @@ def kind_file(kind: str) -> str:
     return f"kinds/{kind.replace('/', '-')}.md"
 
 
+RULES_EXAMPLE = DOCS / "examples" / "rules.yaml"  # tests/test_rules.py checks that it is valid
+
+
+def rules_section() -> str:
+    """A worked example of `rules` for config.md: the schema's tables cannot show one."""
+    example = RULES_EXAMPLE.read_text(encoding="utf-8")
+    output = (
+        "definitions/statsig/checkout_cvr.yaml:2:7: statsig/metric rule name_pattern: name "
+        "'chk_cvr_v2' does not match '[A-Z][A-Za-z0-9 ()/%:._-]*' [/name]\n"
+        "definitions/payments/posthog/refunds.yaml:2:7: posthog/saved_metric rule required: "
+        "spec.query.upper_bound_percentile is missing [/spec/query/upper_bound_percentile]\n"
+        "definitions/posthog/signups.yaml:6:9: warning: posthog/saved_metric rule one_tag_of: "
+        "carries none of the tags team:checkout, team:growth, team:payments, team:search "
+        "(its tags: growth) [/spec/tags]\n"
+        "invalid: 2 errors, 1 warning (214 definitions in 214 files)"
+    )
+    parts = [
+        "## Rules: an example",
+        "Naming, an owning team on every metric, and a guardrail on revenue metrics on both "
+        "platforms: Statsig's winsorization (`spec.warehouseNative.winsorizationHigh`, or "
+        "`spec.warehouseNative.cap` for a fixed cap) and PostHog's "
+        "`spec.query.upper_bound_percentile` (mean metrics). Rules apply to every definition "
+        "of their kind that a target reads, so a guardrail for some metrics only goes on the "
+        "targets that hold them. This file is "
+        "[`docs/examples/rules.yaml`](examples/rules.yaml).",
+        f"```yaml\n{example.rstrip()}\n```",
+        "A target's `rules` merge into the top-level ones per kind and per rule: each rule it "
+        "sets replaces the top-level value of that rule (a list is replaced, not extended), "
+        "the others are inherited. `name_pattern: null`, `required: []` and `one_tag_of: []` "
+        "lift a rule for one target. When targets that share a folder hold it to different "
+        "rules, each problem names the targets whose rule it breaks.",
+        "`metricsync validate` (and `plan`, `apply` and `import`, which validate first) "
+        "reports each violation like a schema error, naming the rule, at the offending field "
+        "or, when the field is missing, at the definition's name. Errors exit with code 3 "
+        "and nothing is sent; warnings are printed and do not fail. `--format github` turns "
+        "them into annotations.",
+        f"```text\n{output}\n```",
+        "`metricsync import` writes definitions as they are live, rules or not, and says how "
+        "many of them break the rules, so the debt shows before the first plan.",
+    ]
+    return "\n\n".join(prose(p) if not p.startswith("```") else p for p in parts) + "\n"
+
+
 # -- the index and the tree ----------------------------------------------------------------------
 
 
@@ -419,6 +462,7 @@ def render_all() -> dict[str, str]:
     files["config.md"] = schema_page(
         "`metricsync.yaml`: the project config", CONFIG_SCHEMA, "config.md"
     )
+    files["config.md"] += "\n" + rules_section()
     return files
 
 
