@@ -68,7 +68,7 @@ def test_an_import_within_the_rules_says_nothing_about_them(
     with_rules(project)
     code, out, _ = project.cli("import", "--target", "statsig-test", "--format", "json",
                                capsys=capsys)  # fmt: skip
-    assert code == 0 and json.loads(out)["breaking_rules"] == 0
+    assert code == 0 and json.loads(out)["targets"][0]["breaking_rules"] == 0
     code, out, _ = project.cli("import", "--target", "statsig-test", capsys=capsys)
     assert code == 0 and "rules" not in out
 
