@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from metricsync.files import write_whole
 from metricsync.problems import Problem
 
 Valid = tuple[int, int, Any]  # document index, line, data
@@ -110,18 +110,12 @@ class ValidationCache:
         if not (self._dirty or gone):
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-        except OSError:
-            return
-        try:
             # dumps, not dump: only a one-shot encode runs in C (dump is 10x slower here).
-            text = json.dumps({"key": self.key, "files": entries}, separators=(",", ":"))
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(temporary, self.path)
+            document = {"key": self.key, "files": entries}
+            text = json.dumps(document, separators=(",", ":"), allow_nan=False)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_whole(self.path, text)
         except (OSError, ValueError):
-            Path(temporary).unlink(missing_ok=True)
             return
         self._dirty = False
 

@@ -21,6 +21,7 @@ from metricsync.config import Config, Target, display_path, load_config
 from metricsync.definitions import Definition
 from metricsync.documents import load_file
 from metricsync.errors import MetricsyncError, UsageError
+from metricsync.files import write_whole
 from metricsync.live import LiveObject
 from metricsync.ownership import ForeignOwner
 from metricsync.planner import TransportFor, open_session
@@ -411,17 +412,10 @@ def write(
 
 
 def _write_file(path: Path, data: bytes, force: bool) -> None:
-    # Without --force only names that were free are written: O_EXCL keeps it so even if a
-    # file appeared since the folder was listed. os.open is half the cost of open() here.
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
+    # Without --force only names that were free are written, even if a file appeared since the
+    # folder was listed; either way the file appears whole (a kill leaves no empty definition).
     try:
-        descriptor = os.open(path, flags, 0o666)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(descriptor, view) :]
-        finally:
-            os.close(descriptor)
+        write_whole(path, data, overwrite=force)
     except OSError as exc:
         raise MetricsyncError(f"cannot write {display_path(path)}: {exc.strerror}") from exc
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from metricsync.errors import ConfigError
+from metricsync.errors import ConfigError, MetricsyncError
+from metricsync.files import write_whole
 from metricsync.plan import FORMAT_VERSION, Change, Plan
 from metricsync.render.plan_json import change_document, render_json
 
@@ -26,8 +27,12 @@ class SavedPlan:
 
 
 def save(plan: Plan, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_json(plan), encoding="utf-8")
+    text = render_json(plan)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_whole(path, text)
+    except OSError as exc:
+        raise MetricsyncError(f"cannot write the plan to {path}: {exc.strerror}") from None
 
 
 def read_saved(path: Path) -> SavedPlan:

@@ -7,10 +7,10 @@ drops tags); the definitions and the platforms stay the sources of truth for eve
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from metricsync.files import write_whole
 
 FILE = "state.json"
 
@@ -31,7 +31,4 @@ def remember(state_dir: Path, learnt: dict[str, dict[str, Any]]) -> None:
     for target, facts in learnt.items():
         document.setdefault(target, {}).update(facts)
     state_dir.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=state_dir, suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        json.dump(document, out, indent=2, sort_keys=True)
-    os.replace(temporary, state_dir / FILE)
+    write_whole(state_dir / FILE, json.dumps(document, indent=2, sort_keys=True, allow_nan=False))

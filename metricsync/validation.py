@@ -28,6 +28,7 @@ SUFFIXES = (".yaml", ".yml")
 _CHUNK = 1 << 16
 FREEZE_FROM = 1_000  # files; below this a collection costs less than a frozen heap's side effects
 NOT_A_MAPPING = "a definition must be a mapping with kind, name and spec"
+EMPTY_FILE = "the file holds no definition (it is empty, or only comments)"
 
 
 @dataclass
@@ -176,6 +177,9 @@ def check_file(file: str, source: bytes) -> FileResult:
         ]
         if not errors:
             result.valid.append((document.index, document.line, document.data))
+    if not result.problems and all(d.data is None for d in loaded.documents):
+        # An empty file is most often one whose writing was cut short: say so, without failing.
+        result.problems.append(Problem(file, 1, 1, EMPTY_FILE, severity="warning"))
     return result
 
 

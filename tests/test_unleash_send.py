@@ -4,6 +4,7 @@ every answer of POST /api/client/metrics gets a clear message, and nothing is re
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -307,3 +308,20 @@ def test_validate_without_a_file_checks_the_targets_definitions(
         "drops it [/spec/bucket/toggles/dark-mode]",
         "valid: 0 errors, 1 warning (1 definition in 1 file)",
     ]
+
+
+def test_the_record_is_replaced_whole_on_each_mark(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rewritten through a temporary file (never appended in place), so a crash cannot cut a
+    line: the file is a new one after each send and keeps every earlier line."""
+    project.cli("unleash", "send", capsys=capsys)
+    record = project.root / ".metricsync" / "unleash-sent.jsonl"
+    kept = record.with_name("kept.jsonl")
+    os.link(record, kept)  # the old file, which an append in place would change too
+    assert project.cli("unleash", "send", "--force", capsys=capsys)[0] == 0
+    assert len(kept.read_text().splitlines()) == 2
+    kept.unlink()
+    states = [json.loads(line)["state"] for line in record.read_text().splitlines()]
+    assert states == ["sending", "accepted", "sending", "accepted"]
+    assert [p.name for p in record.parent.iterdir() if p.name.endswith(".tmp")] == []

@@ -374,3 +374,16 @@ def test_an_unreadable_folder_is_a_problem_not_a_crash(
         "[/targets/statsig-prod/definitions/0]\n"
         "invalid: 1 error, 0 warnings (0 definitions in 0 files)\n",
     )
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "---\n...\n"])
+def test_a_file_without_definitions_is_a_warning(
+    checkout: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    """An import cut short can leave an empty file: validate names it, without failing."""
+    (checkout / "definitions" / "empty.yaml").write_text(text)
+    assert validate(checkout, capsys, "--no-cache")[:2] == (
+        0,
+        "definitions/empty.yaml:1:1: warning: the file holds no definition (it is empty, or only "
+        "comments)\nvalid: 0 errors, 1 warning (1 definition in 2 files)\n",
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from metricsync.cli.options import sandbox_accepted
-from metricsync.errors import UsageError
+from metricsync.errors import MetricsyncError, UsageError
 
 
 @click.command("schema", short_help="Print a JSON Schema, or write them all for editors.")
@@ -26,6 +26,7 @@ def schema_command(kind: str | None, out_dir: Path | None) -> None:
     """
     from metricsync import schema
     from metricsync.config import CONFIG_SCHEMA
+    from metricsync.files import write_whole
     from metricsync.platforms import KINDS
 
     names = {name: k.schema for name, k in KINDS.items()} | {"config": CONFIG_SCHEMA}
@@ -34,8 +35,11 @@ def schema_command(kind: str | None, out_dir: Path | None) -> None:
             raise UsageError("give either KIND or --out-dir, not both")
         for resource in names.values():
             destination = out_dir / resource
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            destination.write_text(schema.text(resource), encoding="utf-8")
+            try:
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                write_whole(destination, schema.text(resource))
+            except OSError as exc:
+                raise MetricsyncError(f"cannot write {destination}: {exc.strerror}") from None
             click.echo(f"wrote {destination}", err=True)
         return
     if kind is None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from metricsync.client import AmbiguousWrite, ApiClient, Limits, excerpt
 from metricsync.config import Target
 from metricsync.definitions import Definition
 from metricsync.errors import ExitCode, MetricsyncError
+from metricsync.files import write_whole
 from metricsync.secrets import redact, remember
 
 PATH = "/client/metrics"
@@ -72,6 +72,7 @@ def digest(body: Mapping[str, Any]) -> str:
 class SentRecord:
     """`.metricsync/unleash-sent.jsonl`: one line per send attempt and one per outcome. A line is
     written before each request, so even a run killed mid-request leaves the payload marked.
+    The file is rewritten whole on each mark (files.py), so a crash never leaves a cut line.
     Sandbox runs keep their own record, so rehearsing never blocks the real send."""
 
     def __init__(self, state_dir: Path, sandbox: bool = False) -> None:
@@ -79,25 +80,33 @@ class SentRecord:
 
     def last(self, target: str, payload_digest: str) -> dict[str, Any] | None:
         found = None
-        if self.path.exists():
-            for line in self.path.read_text("utf-8").splitlines():
-                entry = _entry(line)
-                if (
-                    entry
-                    and entry.get("target") == target
-                    and entry.get("digest") == payload_digest
-                ):
-                    found = entry
+        for line in self._lines():
+            entry = _entry(line)
+            if entry and entry.get("target") == target and entry.get("digest") == payload_digest:
+                found = entry
         return found
 
     def mark(self, target: str, name: str, payload_digest: str, state: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         entry = {"target": target, "name": name, "digest": payload_digest, "state": state}
         entry["at"] = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-        with self.path.open("a", encoding="utf-8") as file:
-            file.write(json.dumps(entry, ensure_ascii=False) + "\n")
-            file.flush()
-            os.fsync(file.fileno())
+        lines = [*self._lines(), json.dumps(entry, ensure_ascii=False)]
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_whole(self.path, "".join(line + "\n" for line in lines))
+        except OSError as exc:
+            raise MetricsyncError(
+                f"cannot write the sent record {self.path}: {exc.strerror}"
+            ) from None
+
+    def _lines(self) -> list[str]:
+        try:
+            return self.path.read_text("utf-8", errors="replace").splitlines()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise MetricsyncError(
+                f"cannot read the sent record {self.path}: {exc.strerror}"
+            ) from None
 
 
 def _entry(line: str) -> dict[str, Any] | None:
