@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from metricsync import governance, schema
-from metricsync.documents import Locator, load_file, problem_at
+from metricsync.documents import Locator, load_file, non_finite, problem_at
 from metricsync.errors import ConfigError, UsageError
 from metricsync.platforms import KINDS, PLATFORMS
 from metricsync.problems import Problem
@@ -98,7 +98,10 @@ def read_config(path: Path) -> tuple[Config | None, list[Problem]]:
         return None, [Problem(file, 1, 1, "the config must be one YAML mapping (version, targets)")]
     document = documents[0]
     errors = schema.validator(CONFIG_SCHEMA).errors(document.data)
-    found = [(e.path, e.message, e.at_key) for e in errors]
+    unreadable = list(non_finite(document.data))  # the schema sees NaN as null: say what it is
+    paths = {where for where, _ in unreadable}
+    found = [(e.path, e.message, e.at_key) for e in errors if e.path not in paths]
+    found += [(where, message, False) for where, message in unreadable]
     found += [(where, message, False) for where, message in _value_rules(document.data)]
     kinds = {name: kind.schema for name, kind in KINDS.items()}
     found += [

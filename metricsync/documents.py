@@ -6,8 +6,9 @@ PyYAML's own constructor. Positions are not kept: `Locator` composes a file agai
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,17 @@ _BRACKETS = re.compile(rb"[\[\]{}]")
 TOO_DEEP = "the YAML is nested too deeply to read"
 _BUILDING = object()
 _TAGGED = {"str": str, "int": int, "float": float, "bool": bool, "null": type(None)}
+MAX_INTEGER_BITS = 14_000  # about 4,200 digits: Python prints no integer past 4,300 digits
+
+
+class _TooLong:
+    """What an integer too long to print reads as: neither text nor a number."""
+
+
+TOO_LONG = _TooLong()
+TOO_LONG_MESSAGE = (
+    "this integer is too long (over 4,000 digits); no platform can hold it (quote it for text)"
+)
 
 
 class _Parser(_Composer):
@@ -70,13 +82,19 @@ class _Parser(_Composer):
 
 
 def plain_scalar(text: str) -> Any:
-    """The value of an unquoted scalar under the YAML 1.2 core schema."""
+    """The value of an unquoted scalar under the YAML 1.2 core schema (TOO_LONG for an integer
+    too long to be printed again)."""
     if text in _WORDS:
         return _WORDS[text]
     if _INT.match(text):
-        if text[:2] in ("0o", "0x"):
-            return int(text[2:], 8 if text[1] == "o" else 16)
-        return int(text, 10)  # 0777 is 777: YAML 1.2 has no implicit octal
+        try:
+            if text[:2] in ("0o", "0x"):
+                number = int(text[2:], 8 if text[1] == "o" else 16)
+            else:
+                number = int(text, 10)  # 0777 is 777: YAML 1.2 has no implicit octal
+        except ValueError:  # past Python's limit on digits read
+            return TOO_LONG
+        return number if number.bit_length() <= MAX_INTEGER_BITS else TOO_LONG
     if _FLOAT.match(text):
         lowered = text.lower()
         if lowered.endswith((".inf", ".nan")):
@@ -90,6 +108,7 @@ class _Builder:
 
     def __init__(self) -> None:
         self.notes: list[tuple[Mark, str]] = []
+        self.non_finite = False  # a .nan or .inf was read: the caller finds where (non_finite)
         self._built: dict[int, Any] = {}
         self._aliased = False
 
@@ -105,7 +124,7 @@ class _Builder:
         if node.__class__ is ScalarNode:
             tag, text = node.tag, node.value
             if tag is PLAIN:
-                return plain_scalar(text) if text[:1] in _MAYBE_NOT_TEXT else text
+                return self._plain(node) if text[:1] in _MAYBE_NOT_TEXT else text
             return text if tag is STR else self._tagged(node)
         done = self._built.get(id(node))
         if done is not None:  # an alias: share the value, as YAML means
@@ -120,6 +139,15 @@ class _Builder:
         self._built[id(node)] = result
         return result
 
+    def _plain(self, node: Node) -> Any:
+        value = plain_scalar(node.value)
+        if value.__class__ is float and not math.isfinite(value):
+            self.non_finite = True
+        elif value is TOO_LONG:
+            self.notes.append((node.start_mark, TOO_LONG_MESSAGE))
+            return node.value
+        return value
+
     def _tagged(self, node: Node) -> Any:
         """A scalar with an explicit tag (`!!str 10`, `!!int "5"`); tags beyond JSON's are noted."""
         tag, text = node.tag, node.value
@@ -128,6 +156,11 @@ class _Builder:
             self.notes.append((node.start_mark, _unsupported(tag)))
             return text
         value = text if kind is str else plain_scalar(text)
+        if value is TOO_LONG:
+            self.notes.append((node.start_mark, TOO_LONG_MESSAGE))
+            return text
+        if value.__class__ is float and not math.isfinite(value):
+            self.non_finite = True
         if kind is float and type(value) is int:
             return float(value)
         if type(value) is not kind:
@@ -203,6 +236,24 @@ class LoadedFile:
     source: bytes
     documents: list[Document] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    non_finite: bool = False  # some document holds .nan, .inf or -.inf (see `non_finite`)
+
+
+NON_FINITE = "{value} is not a number JSON can hold (no NaN or infinity); quote it for text"
+
+
+def non_finite(data: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """(path, message) of every NaN or infinity in a JSON-like value, in document order."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((((*path, k), v) for k, v in reversed(value.items())))
+        elif isinstance(value, list):
+            stack.extend((((*path, i), v) for i, v in reversed(list(enumerate(value)))))
+        elif isinstance(value, float) and not math.isfinite(value):
+            shown = ".nan" if math.isnan(value) else ".inf" if value > 0 else "-.inf"
+            yield path, NON_FINITE.format(value=shown)
 
 
 def load_file(file: str, source: bytes) -> LoadedFile:
@@ -229,6 +280,7 @@ def load_file(file: str, source: bytes) -> LoadedFile:
         parser.dispose()
     for mark, message in builder.notes:
         loaded.problems.append(Problem(file, mark.line + 1, mark.column + 1, message))
+    loaded.non_finite = builder.non_finite
     return loaded
 
 

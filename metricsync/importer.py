@@ -19,7 +19,7 @@ from metricsync import governance, schema
 from metricsync.bulk import paused_gc
 from metricsync.config import Config, Target, display_path, load_config
 from metricsync.definitions import Definition
-from metricsync.documents import load_file
+from metricsync.documents import load_file, non_finite
 from metricsync.errors import MetricsyncError, UsageError
 from metricsync.files import write_whole
 from metricsync.live import LiveObject
@@ -121,8 +121,11 @@ def check(entries: Sequence[Entry]) -> list[Entry]:
     problems: dict[int, str] = {}
     documents = {i: e.document for i, e in enumerate(entries) if e.skip is None and e.document}
     for i, document in documents.items():
+        unwritable = next(non_finite(document), None)  # validate would refuse .nan and .inf
         errors = schema.validator(KINDS[document["kind"]].schema).errors(document)
-        if errors:
+        if unwritable is not None:
+            problems[i] = _problem(unwritable[1], unwritable[0])
+        elif errors:
             problems[i] = _problem(errors[0].message, errors[0].path)
     by_kind: dict[str, dict[int, Definition]] = {}
     for i, document in documents.items():

@@ -19,7 +19,7 @@ from metricsync.bulk import paused_gc
 from metricsync.cache import FileResult, ValidationCache
 from metricsync.config import Config, Target, display_path, read_config
 from metricsync.definitions import Definition, from_document
-from metricsync.documents import Locator, load_file, problem_at
+from metricsync.documents import Locator, load_file, non_finite, problem_at
 from metricsync.platforms import KINDS, PLATFORM_OF_KIND
 from metricsync.platforms.base import Finding
 from metricsync.problems import Problem, pointer_of
@@ -172,6 +172,10 @@ def check_file(file: str, source: bytes) -> FileResult:
         if document.data is None:
             continue
         errors = _document_errors(document.data)
+        if loaded.non_finite:  # the schema reads NaN as null: say what is really there
+            found = [schema.SchemaError(path, m) for path, m in non_finite(document.data)]
+            paths = {e.path for e in found}
+            errors = [e for e in errors if e.path not in paths] + found
         result.problems += [
             problem_at(locator, document, e.path, e.message, at_key=e.at_key) for e in errors
         ]

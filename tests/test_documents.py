@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from metricsync.documents import Locator, load_file, locate
+from metricsync.documents import NON_FINITE, Locator, load_file, locate, non_finite
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,6 +87,35 @@ def test_infinity_and_nan() -> None:
     loaded = data("v: [.inf, -.inf, .NaN]")["v"]
     assert loaded[:2] == [float("inf"), float("-inf")]
     assert loaded[2] != loaded[2]
+
+
+def test_nan_and_infinity_are_found_with_their_paths() -> None:
+    loaded = load_file("f.yaml", b"a: 1\n---\nv: [1, {w: .nan}]\nx: !!float -.inf\n")
+    assert (loaded.non_finite, loaded.problems) == (True, [])
+    found = [list(non_finite(d.data)) for d in loaded.documents]
+    assert found == [
+        [],
+        [(("v", 1, "w"), NON_FINITE.format(value=".nan")),
+         (("x",), NON_FINITE.format(value="-.inf"))],
+    ]  # fmt: skip
+    assert not load_file("f.yaml", b"v: [1.5, '.nan', inf]").non_finite
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "9" * 5000,
+        "-" + "1" * 4301,
+        "0x" + "f" * 4000,
+        "0o" + "7" * 5000,
+        '!!int "' + "9" * 5000 + '"',
+    ],
+)
+def test_an_integer_too_long_to_print_is_a_problem_not_a_crash(text: str) -> None:
+    assert problems(f"a: 1\nv: {text}\n") == [
+        "f.yaml:2:4: this integer is too long (over 4,000 digits); no platform can hold it "
+        "(quote it for text)"
+    ]
 
 
 def test_explicit_json_tags_are_honoured() -> None:

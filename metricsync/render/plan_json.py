@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
+from metricsync.documents import non_finite
+from metricsync.errors import MetricsyncError
 from metricsync.plan import FORMAT_VERSION, Absent, Change, FieldChange, Plan, TargetPlan
 
 
@@ -18,7 +21,24 @@ def plan_document(plan: Plan) -> dict[str, Any]:
 
 
 def render_json(plan: Plan) -> str:
-    return json.dumps(plan_document(plan), indent=2, ensure_ascii=False, default=str) + "\n"
+    """The plan document; a value JSON cannot hold (NaN, infinity, read from a platform) is an
+    error rather than a document no JSON reader accepts."""
+    document = plan_document(plan)
+    try:
+        text = json.dumps(document, indent=2, ensure_ascii=False, default=str, allow_nan=False)
+    except ValueError:
+        where = next((f"{c}: {'/'.join(map(str, p))}" for c, p in _non_finite(document)), "")
+        raise MetricsyncError(
+            f"the plan holds NaN or infinity, which JSON cannot hold ({where}); nothing was written"
+        ) from None
+    return text + "\n"
+
+
+def _non_finite(document: dict[str, Any]) -> Iterator[tuple[str, tuple[str | int, ...]]]:
+    for target in document["targets"]:
+        for change in target["changes"]:
+            for path, _ in non_finite(change):
+                yield f"{target['target']}: {change['kind']} {change['name']!r}", path
 
 
 def _target(target: TargetPlan) -> dict[str, Any]:
