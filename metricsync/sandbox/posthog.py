@@ -1,4 +1,4 @@
-"""PostHog experiment saved metrics emulator (shared/api/posthog.md) under /api/projects/{id}/
+"""PostHog experiment saved metrics emulator (docs/platforms/posthog.md) under /api/projects/{id}/
 (and /api/environments/{id}/): personal-key auth, per-key throttling, project scoping, DRF-style
 errors; every behaviour the document leaves open is a setting (docs/sandbox/posthog.md)."""
 
@@ -240,7 +240,7 @@ class PostHog(SandboxPlatform):
         return Response.json(200, sorted({tag for doc in docs for tag in doc["tags"]}))
 
     def error_response(self, status: int, retry_after: int | None) -> Response:
-        """Injected faults in PostHog's error shape (§10): throttling, or a server error."""
+        """Injected faults in PostHog's error shape: throttling, or a server error."""
         headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
         if status == 429:
             wait = retry_after if retry_after is not None else 1

@@ -1,5 +1,5 @@
-"""PostHog saved-metric fields as Django REST framework validates them (api/posthog.md §4, §7),
-and the one-error body `{type, code, detail, attr}` every failure answers with (§10)."""
+"""PostHog saved-metric fields as Django REST framework validates them, and the one-error body
+`{type, code, detail, attr}` every failure answers with (docs/sandbox/posthog.md)."""
 
 from __future__ import annotations
 

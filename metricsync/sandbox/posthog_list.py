@@ -1,4 +1,4 @@
-"""PostHog list queries (api/posthog.md §9): DRF limit/offset pagination with absolute links,
+"""PostHog list queries (docs/sandbox/posthog.md): DRF limit/offset pagination with absolute links,
 and the `search` / `event` filters."""
 
 from __future__ import annotations

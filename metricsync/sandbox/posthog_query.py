@@ -1,6 +1,6 @@
-"""PostHog `ExperimentMetric` queries (api/posthog.md §4–§6): the schema check with its
-pydantic-style error list, the semantic rules that follow it, and the server's rewrites of a
-stored query (`uuid`, action names). Everything else in a query is stored verbatim."""
+"""PostHog `ExperimentMetric` queries (docs/platforms/posthog.md#the-query-schema): the schema
+check with its pydantic-style error list, the semantic rules that follow it, and the server's
+rewrites of a stored query (`uuid`, action names). Everything else in a query is stored verbatim."""
 
 from __future__ import annotations
 

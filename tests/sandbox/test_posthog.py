@@ -1,5 +1,5 @@
-"""The PostHog emulator against the checklist of shared/api/posthog.md, one test per item,
-then the documented choices (docs/sandbox/posthog.md)."""
+"""The PostHog emulator against what it must reproduce, one test per behaviour, then the
+documented choices (docs/sandbox/posthog.md, docs/platforms/posthog.md)."""
 
 from __future__ import annotations
 

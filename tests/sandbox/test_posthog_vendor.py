@@ -1,5 +1,5 @@
-"""The PostHog emulator against section 0 of shared/api/posthog.md, the corrections taken from
-the vendor's own source (docs/sandbox/posthog.md says which item each test covers)."""
+"""The PostHog emulator against the corrections taken from the vendor's own source, one test
+per item of the table in docs/sandbox/posthog.md ("Corrections from the vendor's own source")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """PostHog experiment saved metrics: pure translation between definitions and the API, and the
-thin operations the shared plan/apply flow calls (api/posthog.md)."""
+thin operations the shared plan/apply flow calls (docs/platforms/posthog.md)."""
 
 from __future__ import annotations
 
@@ -255,7 +255,8 @@ class PostHogProvider(Provider):
         return self.owner_tag if self.sync_tags else None
 
     def _check_tags(self, saved: Mapping[str, Any]) -> None:
-        """An organisation without PostHog's tagging feature drops tags silently (§7)."""
+        """An organisation without PostHog's tagging feature drops tags silently
+        (docs/platforms/posthog.md#tags-and-the-ownership-marker)."""
         if self.sync_tags and self.owner_tag not in (saved.get("tags") or []):
             self.sync_tags = False
             self.learnt["tags_ignored"] = True
