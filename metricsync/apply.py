@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from metricsync.errors import ExitCode, MetricsyncError, Refused
+from metricsync.diff import untaken
+from metricsync.errors import ExitCode, MetricsyncError, NotTaken, Refused
+from metricsync.live import LiveObject
 from metricsync.plan import Action, Change, Plan, TargetPlan
 from metricsync.provider import Provider
 from metricsync.secrets import redact
@@ -140,22 +142,35 @@ def _skipped(target: str, change: Change, done: dict[str, Outcome]) -> Outcome:
 def _execute(target: str, change: Change, provider: Provider) -> Outcome:
     started = time.monotonic()
     try:
-        _dispatch(change, provider)
+        answered = _dispatch(change, provider)
+        _check(change, answered, provider)
     except MetricsyncError as exc:
         error = redact(str(exc))
         return Outcome(target, change, Status.FAILED, error, time.monotonic() - started)
     return Outcome(target, change, Status.APPLIED, None, time.monotonic() - started)
 
 
-def _dispatch(change: Change, provider: Provider) -> None:
+def _dispatch(change: Change, provider: Provider) -> LiveObject | None:
     if change.action == Action.CREATE:
-        provider.create(change)
-    elif change.action in (Action.UPDATE, Action.ADOPT):
-        provider.update(change)
-    elif change.action == Action.REPLACE:
+        return provider.create(change)
+    if change.action in (Action.UPDATE, Action.ADOPT):
+        return provider.update(change)
+    if change.action == Action.REPLACE:
         provider.delete(change)
-        provider.create(change)
-    elif change.action == Action.DELETE:
+        return provider.create(change)
+    if change.action == Action.DELETE:
         if change.live is None or not change.live.owned:
             raise Refused(f"{change.name!r} does not carry the ownership marker; not deleting it")
         provider.delete(change)
+    return None
+
+
+def _check(change: Change, answered: LiveObject | None, provider: Provider) -> None:
+    """A write counts as applied only when the object the platform answered with holds every
+    compared field as sent: an accepted write that did not take a field is a failure naming
+    it, never "ok" (docs/platforms/README.md)."""
+    if answered is None or change.definition is None:
+        return
+    fields = untaken(change.definition, answered, provider.written_view())
+    if fields:
+        raise NotTaken(provider.not_taken(change, fields))

@@ -14,7 +14,7 @@ from typing import Any
 
 from metricsync.definitions import Definition
 from metricsync.live import LiveObject
-from metricsync.normalise import Rules, managed_view, normalise
+from metricsync.normalise import Rules, desired_document, managed_view, normalise
 from metricsync.ownership import Claim, ForeignOwner
 from metricsync.plan import ABSENT, Action, Change, FieldChange, ForeignTwin, Lookalike
 
@@ -27,6 +27,9 @@ class KindDiff:
     rules: Rules
     casefold_names: bool = False
     replace_fields: tuple[str, ...] = ()  # a change here cannot be made in place
+    # fields this target's platform does not change in place (configured, or learnt when an
+    # update did not take them): a change to one is planned as a replace
+    create_only: tuple[str, ...] = ()
     depends: Callable[[Mapping[str, Any]], Sequence[str]] = lambda spec: ()  # names a spec needs
     marker_supported: bool = True  # the platform stores the ownership marker
     prune: bool = False
@@ -104,7 +107,7 @@ def _changes_for(
     d: Definition, obj: LiveObject | None, spec: KindDiff
 ) -> Iterator[Change | ForeignTwin]:
     if obj is None:
-        fields = tuple(explain({}, normalise(d.spec, spec.rules)))
+        fields = tuple(explain({}, normalise(desired_document(d.spec, spec.rules), spec.rules)))
         yield _desired_change(Action.CREATE, d, fields=fields)
         return
     left, right = _views(d, obj.spec, spec)
@@ -120,7 +123,9 @@ def _changes_for(
         left, right = _views(d, claim.spec, spec)  # their marker goes; ours replaces it
         adopt = True
     fields = tuple(explain(right, left))
-    replace = not _same_fields(d, obj, spec.replace_fields) or (obj.legacy and bool(fields))
+    whole = (*spec.replace_fields, *spec.create_only)
+    replace = any(top_field(f.path) in whole for f in fields)
+    replace = replace or (obj.legacy and bool(fields))
     if replace or (obj.legacy and (renamed or adopt)):
         action = Action.REPLACE
     elif fields or renamed:
@@ -140,13 +145,36 @@ def _changes_for(
     )
 
 
-def _views(d: Definition, live: Mapping[str, Any], spec: KindDiff) -> tuple[Any, Any]:
+def _views(
+    d: Definition, live: Mapping[str, Any], spec: KindDiff
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The desired and live sides as the plan compares them: the definition's desired document
+    (the one the writes send) and a live spec, normalised alike and restricted to the fields
+    the definition manages."""
     return managed_view(
-        normalise(d.spec, spec.rules),
+        normalise(desired_document(d.spec, spec.rules), spec.rules),
         normalise(live, spec.rules),
         spec.rules,
         d.lifecycle.ignore_changes,
     )
+
+
+def untaken(d: Definition, answered: LiveObject, spec: KindDiff) -> tuple[FieldChange, ...]:
+    """What a write did not take: every compared field where the object the platform answered
+    with (or read back) still differs from the definition (before = answered, after = desired).
+    Empty when the write took everything, which is what makes the next plan empty."""
+    left, right = _views(d, answered.spec, spec)
+    fields = list(explain(right, left))
+    if answered.name != d.name:
+        fields.insert(0, FieldChange("name", answered.name, d.name))
+    if spec.marker_supported and not answered.owned:
+        fields.append(FieldChange("ownership marker", ABSENT, "present"))
+    return tuple(fields)
+
+
+def top_field(path: str) -> str:
+    """The top-level field of a FieldChange path: `metricEvents[0].name` -> `metricEvents`."""
+    return re.split(r"[.\[]", path, maxsplit=1)[0]
 
 
 def _desired_change(action: Action, d: Definition, **details: Any) -> Change:

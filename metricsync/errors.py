@@ -58,6 +58,10 @@ class NetworkError(MetricsyncError):
     """The platform could not be reached or did not answer."""
 
 
+class NotTaken(MetricsyncError):
+    """The platform accepted a write but its answer does not hold every field that was sent."""
+
+
 class ApiError(MetricsyncError):
     """The platform answered with an error; the message names the request that failed."""
 

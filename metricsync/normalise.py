@@ -25,6 +25,16 @@ class Rules:
     blank: tuple[str, ...] = ()  # top-level text fields where an explicit null or "" is a value
 
 
+def desired_document(spec: Mapping[str, Any], rules: Rules) -> dict[str, Any]:
+    """The one desired document of a definition: its spec with the kind's documented defaults
+    filled in. The plan compares this document (normalised) and every write sends it, so a
+    field the plan compares is always in the request that applies it: a value edited in a
+    platform's UI is restored by the next apply, defaults included (docs/platforms/README.md)."""
+    document = {key: value for key, value in rules.defaults.items() if key not in spec}
+    document.update(spec)
+    return document
+
+
 def normalise(spec: Mapping[str, Any], rules: Rules) -> dict[str, Any]:
     """A comparable copy of `spec`: defaults filled, server fields dropped, empties removed,
     set-like lists sorted. Applied identically to desired and live specs."""

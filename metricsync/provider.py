@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -17,9 +17,11 @@ from metricsync.client import AmbiguousWrite, ApiClient, Limits
 from metricsync.config import Target
 from metricsync.diff import KindDiff
 from metricsync.live import LiveObject
-from metricsync.plan import Change
+from metricsync.plan import Change, FieldChange
+from metricsync.render.values import show
 
 CREATE_ATTEMPTS = 3
+T = TypeVar("T")
 
 
 @dataclass
@@ -57,10 +59,12 @@ class Provider(ABC):
         """The diff's view of this target: rules, identity, dependencies, policy."""
 
     @abstractmethod
-    def create(self, change: Change) -> None: ...
+    def create(self, change: Change) -> LiveObject | None:
+        """Creates the object; returns it as the platform answered (None: nothing to check)."""
 
     @abstractmethod
-    def update(self, change: Change) -> None: ...
+    def update(self, change: Change) -> LiveObject | None:
+        """Updates the object; returns it as the platform answered (None: nothing to check)."""
 
     @abstractmethod
     def delete(self, change: Change) -> None: ...
@@ -79,17 +83,40 @@ class Provider(ABC):
     def close(self) -> None:
         self.client.close()
 
-    def create_once(self, name: str, send: Callable[[], None], exists: Callable[[], bool]) -> None:
+    def written_view(self) -> KindDiff:
+        """The diff's view a write's answer is checked against: `kind_diff` as this provider
+        stands now, after anything the apply learnt (e.g. a project that drops tags)."""
+        return self.kind_diff(LiveState([]))
+
+    def not_taken(self, change: Change, fields: Sequence[FieldChange]) -> str:
+        """What to tell the user when the platform accepted a write but did not take `fields`
+        (before = what it holds, after = what was sent). Platforms that know why override it."""
+        return (
+            f"the platform accepted the {change.action.value} but did not take "
+            f"{describe_fields(fields)}; the API key may lack the permission for these fields, "
+            "or the platform manages them: fix the key, or list them in "
+            "lifecycle.ignore_changes to stop comparing them"
+        )
+
+    def create_once(self, name: str, send: Callable[[], T], exists: Callable[[], T | None]) -> T:
         """Sends a create; when the outcome is unknown, looks before sending it again, so an
-        object is never created twice (SPEC 5)."""
+        object is never created twice (docs/platforms/README.md). Returns what `send` answered,
+        or the object `exists` found."""
         for _ in range(CREATE_ATTEMPTS):
             try:
-                send()
-                return
+                return send()
             except AmbiguousWrite:
-                if exists():
-                    return  # an earlier attempt did reach the server
+                found = exists()
+                if found is not None:
+                    return found  # an earlier attempt did reach the server
         raise AmbiguousWrite(f"{self.target.name}: could not confirm the creation of {name!r}")
+
+
+def describe_fields(fields: Sequence[FieldChange], shown: int = 5) -> str:
+    """`metricEvents (still [...], sent [...])`, for the first few fields."""
+    parts = [f"{f.path} (still {show(f.before)}, sent {show(f.after)})" for f in fields[:shown]]
+    more = f" and {len(fields) - shown} more field(s)" if len(fields) > shown else ""
+    return ", ".join(parts) + more
 
 
 def without_ignored(spec: Mapping[str, Any], ignore: Iterable[str]) -> dict[str, Any]:

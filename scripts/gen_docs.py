@@ -439,7 +439,9 @@ def index_page(docs: list[CommandDoc]) -> str:
         "- [GitHub Actions](github-actions.md): the pull-request plan check, apply on merge and "
         "scheduled drift check, and the composite action they use.\n"
         "- [The sandbox](sandbox/): the emulator of the four platform APIs behind `--sandbox` "
-        "and `metricsync sandbox serve`, platform by platform.",
+        "and `metricsync sandbox serve`, platform by platform.\n"
+        "- [The platforms](platforms/): what metricsync relies on about each platform's API, "
+        "where it comes from, what is unconfirmed and how metricsync copes.",
         "## Commands",
         "Every command takes `--help`; `metricsync --version` prints the version.",
         table(("command", "what it does"), command_rows),

@@ -20,8 +20,11 @@ from metricsync.sandbox.statsig_rules import (
     CREATE,
     NOT_FOUND,
     RENAME,
+    RENAME_CONTRACT,
     UPDATE,
+    UPDATE_CONTRACT,
     Issue,
+    Parse,
     StatsigError,
     issue,
     parse,
@@ -55,6 +58,7 @@ class StatsigSettings:
     unrouted_method_status: int = 404
     can_verify: bool = True
     owner: dict[str, Any] = field(default_factory=lambda: dict(API_OWNER))
+    update_definition_fields: str = "apply"
 
 
 def _strings(name: str, value: Any) -> list[str]:
@@ -95,6 +99,7 @@ CHECKS: dict[str, choices.Check] = {
     "unrouted_method_status": choices.status,
     "can_verify": choices.boolean,
     "owner": _owner,
+    "update_definition_fields": choices.one_of("apply", "ignore"),
 }
 
 
@@ -222,7 +227,7 @@ class Statsig(SandboxPlatform):
         with self.store.lock:
             stored = self._metric(metric_id)
             renaming = "name" in body and body["name"] != stored["name"]
-            fields = parse(RENAME if renaming else UPDATE, body)
+            fields = parse(self._update_schema(renaming), body)
             metric = merged_metric(stored, fields, self._now_ms())
             self._check_rules(metric, set(fields))
             self._check_verify(
@@ -280,6 +285,11 @@ class Statsig(SandboxPlatform):
         status = self.settings.unrouted_method_status
         message = NOT_FOUND if status == 404 else HTTPStatus(status).phrase
         raise StatsigError(status, message)
+
+    def _update_schema(self, renaming: bool) -> Parse:
+        if self.settings.update_definition_fields == "ignore":
+            return RENAME_CONTRACT if renaming else UPDATE_CONTRACT
+        return RENAME if renaming else UPDATE
 
     def _metric(self, metric_id: str) -> dict[str, Any]:
         metric = self.metrics.get(metric_id)

@@ -203,7 +203,8 @@ FUNNEL_STEP = obj(
 )
 COMPONENT = obj({"name": string(), "type": string()}, required=("name", "type"))
 
-# Keys of the Cloud definition: create-only in the DTO, applied on update when sent (docs).
+# Keys of the Cloud definition: absent from the vendor's update contract; applied on update when
+# sent, or stripped unread, as the `update_definition_fields` setting says.
 DEFINITION_FIELDS: dict[str, Parse] = {
     "metricEvents": array(METRIC_EVENT),
     "metricComponentMetrics": array(COMPONENT),
@@ -235,6 +236,11 @@ CREATE = obj({**_CREATE_FIELDS, **COMMON_FIELDS, **DEFINITION_FIELDS}, required=
 _UPDATE_FIELDS = {"tags": array(string()), "owner": _owner, **COMMON_FIELDS, **DEFINITION_FIELDS}
 UPDATE = obj({"name": string(), **_UPDATE_FIELDS})
 RENAME = obj({"name": STRICT_NAME, **_UPDATE_FIELDS})
+# The vendor's update contract as written: without the definition keys, which are then stripped
+# unread, as zod strips unknown keys (setting `update_definition_fields: ignore`).
+_CONTRACT_FIELDS = {"tags": array(string()), "owner": _owner, **COMMON_FIELDS}
+UPDATE_CONTRACT = obj({"name": string(), **_CONTRACT_FIELDS})
+RENAME_CONTRACT = obj({"name": STRICT_NAME, **_CONTRACT_FIELDS})
 
 TAG_FIELDS: dict[str, Parse] = {
     "name": string(min_len=1, max_len=100),

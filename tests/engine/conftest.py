@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from metricsync.apply import ApplyReport, apply_plan
 from metricsync.cli import run
 from metricsync.plan import Plan
 from metricsync.planner import Overrides, build_plan, open_session
+from metricsync.platforms.statsig.provider import CREATE_ONLY
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.server import SandboxServer
 from metricsync.sandbox.transport import SandboxTransport
@@ -79,7 +80,7 @@ class Project:
         return code, captured.out, captured.err
 
 
-def config_text(url: str, **policy: Any) -> str:
+def config_text(url: str, statsig_extra: Sequence[str] = (), **policy: Any) -> str:
     lines = [
         "version: 1",
         "targets:",
@@ -88,6 +89,7 @@ def config_text(url: str, **policy: Any) -> str:
         f"    base_url: {url}",
         "    api_key: env:TEST_STATSIG_KEY",
         "    definitions: [definitions/statsig]",
+        *(f"    {line}" for line in statsig_extra),
         "  posthog-test:",
         "    provider: posthog",
         f"    host: {url}",
@@ -115,3 +117,16 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
         (root / "definitions" / "posthog").mkdir(parents=True)
         (root / "metricsync.yaml").write_text(config_text(server.url), encoding="utf-8")
         yield Project(root, app, server.url)
+
+
+STATSIG_UPDATES = ("apply", "ignore")  # the sandbox's two answers to create-only update fields
+
+
+def statsig_updates(project: Project, behaviour: str) -> None:
+    """Makes the sandbox apply or ignore the create fields Statsig's update contract lacks. For
+    `ignore`, the target says so in metricsync.yaml, as a CI project must (no .metricsync/)."""
+    project.app.configure({"statsig": {"update_definition_fields": behaviour}})
+    if behaviour == "ignore":
+        fields = ", ".join(CREATE_ONLY)
+        extra = [f"create_only_fields: [{fields}]"]
+        (project.root / "metricsync.yaml").write_text(config_text(project.url, extra))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from metricsync.apply import Status
-from tests.engine.conftest import Project
+from tests.engine.conftest import STATSIG_UPDATES, Project, statsig_updates
 
 
 def _converges(project: Project) -> None:
@@ -18,7 +20,9 @@ def _converges(project: Project) -> None:
     assert [(c.action.value, c.name, c.fields) for c in again.changes] == []
 
 
-def test_shipped_examples_converge(project: Project) -> None:
+@pytest.mark.parametrize("updates", STATSIG_UPDATES)
+def test_shipped_examples_converge(project: Project, updates: str) -> None:
+    statsig_updates(project, updates)
     project.copy_examples("statsig")
     project.copy_examples("posthog")
     project.provide_references()  # the funnel's action, as --sandbox provides it (SPEC 6)
@@ -140,7 +144,9 @@ def _document(kind: str, name: str, spec: str) -> str:
     return f"kind: {kind}\nname: {name}\nspec:\n{indented}\n"
 
 
-def test_every_statsig_create_type_converges(project: Project) -> None:
+@pytest.mark.parametrize("updates", STATSIG_UPDATES)
+def test_every_statsig_create_type_converges(project: Project, updates: str) -> None:
+    statsig_updates(project, updates)
     documents = [
         _document("statsig/metric", f"shape {name}", spec) for name, spec in STATSIG_SHAPES.items()
     ]

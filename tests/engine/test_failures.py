@@ -47,7 +47,7 @@ def test_a_create_answered_too_late_is_confirmed_by_reading_not_sent_again(
     assert [o.status for o in report.outcomes] == [Status.APPLIED]
     assert [m["name"] for m in statsig_live(project)] == ["Revenue total"]
     assert project.sent("POST", "/console/v1/metrics") == 1
-    assert project.sent("GET", "/console/v1/metrics/Revenue%20total/sum") == 1
+    assert project.sent("GET", "/console/v1/metrics/Revenue%20total%3A%3Asum") == 1
 
 
 def test_a_create_dropped_before_the_server_saw_it_is_sent_again_after_a_look(
@@ -58,7 +58,7 @@ def test_a_create_dropped_before_the_server_saw_it_is_sent_again_after_a_look(
     report = project.apply()
     assert [o.status for o in report.outcomes] == [Status.APPLIED]
     assert [m["name"] for m in statsig_live(project)] == ["Revenue total"]
-    assert project.sent("GET", "/console/v1/metrics/Revenue%20total/sum") == 1
+    assert project.sent("GET", "/console/v1/metrics/Revenue%20total%3A%3Asum") == 1
     assert project.sent("POST", "/console/v1/metrics") == 2
 
 

@@ -18,7 +18,7 @@ from metricsync.diff import KindDiff
 from metricsync.errors import ApiError
 from metricsync.listing import ListFormat, LivePage, fetch_pages
 from metricsync.live import LiveObject
-from metricsync.normalise import Rules
+from metricsync.normalise import Rules, desired_document
 from metricsync.ownership import Claim, ForeignOwner, first_claim, tag_owner
 from metricsync.plan import Change
 from metricsync.provider import LiveState, Provider, without_ignored
@@ -115,7 +115,7 @@ def to_payload(
     """The create or PATCH body; `owner_tag` None when the project does not keep tags."""
     # ignored fields are written once, on create; after that the platform UI owns them
     ignored = definition.lifecycle.ignore_changes if update else ()
-    body = without_ignored(definition.spec, ignored)
+    body = without_ignored(desired_document(definition.spec, RULES), ignored)
     body["name"] = definition.name
     if "description" in body and not body["description"]:
         # Older servers ignore `description: null`, the newest clear it; "" clears on every one.
@@ -204,15 +204,19 @@ class PostHogProvider(Provider):
         prefix = self.target.policy.foreign_owner_prefix
         return first_claim(tag_owner(self.owner_tag, prefix, casefold=True), definitions_claim)
 
-    def create(self, change: Change) -> None:
+    def create(self, change: Change) -> LiveObject:
         assert change.definition is not None
         body = to_payload(change.definition, self._marker())
 
-        def send() -> None:
+        def send() -> LiveObject:
             response = self.client.send("POST", f"{self.base}/", body=body, resend=False)
-            self._check_tags(response.json())
+            return self._answered(response.json())
 
-        self.create_once(change.name, send, lambda: self._find(change.name) is not None)
+        def exists() -> LiveObject | None:
+            found = self._find(change.name)
+            return None if found is None else from_payload(found, self.owner_tag)
+
+        return self.create_once(change.name, send, exists)
 
     def _find(self, name: str) -> Any:
         """The live metric named `name` as the server compares names (trimmed, ignoring case),
@@ -234,14 +238,22 @@ class PostHogProvider(Provider):
                 return obj.raw
         return None
 
-    def update(self, change: Change) -> None:
+    def update(self, change: Change) -> LiveObject:
         assert change.definition is not None and change.live_id is not None
         body = to_payload(change.definition, self._marker(), update=True)
         claim = definitions_claim(change.live.spec) if change.live is not None else None
         if change.adopt_from == DEFINITIONS_OWNER and claim and "description" not in body:
             body["description"] = claim.spec["description"]  # their marker goes even if ignored
         response = self.client.send("PATCH", f"{self.base}/{change.live_id}/", body=body)
-        self._check_tags(response.json())
+        return self._answered(response.json())
+
+    def _answered(self, saved: Mapping[str, Any]) -> LiveObject:
+        """The saved metric a create or PATCH answered with, after learning whether tags stick."""
+        self._check_tags(saved)
+        return from_payload(saved, self.owner_tag)
+
+    def written_view(self) -> KindDiff:
+        return self.kind_diff(LiveState([], marker_supported=self.sync_tags))
 
     def delete(self, change: Change) -> None:
         assert change.live_id is not None

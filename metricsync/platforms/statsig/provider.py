@@ -3,7 +3,9 @@ operations the shared plan/apply flow calls (api/statsig.md)."""
 
 from __future__ import annotations
 
+import json
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -15,14 +17,14 @@ from metricsync.bulk import paused_gc
 from metricsync.client import Limits
 from metricsync.config import Target
 from metricsync.definitions import Definition
-from metricsync.diff import KindDiff
+from metricsync.diff import KindDiff, top_field
 from metricsync.errors import ApiError
 from metricsync.listing import ListFormat, LivePage, fetch_pages
 from metricsync.live import LiveObject
-from metricsync.normalise import Rules
+from metricsync.normalise import Rules, desired_document
 from metricsync.ownership import tag_owner
-from metricsync.plan import Change
-from metricsync.provider import LiveState, Provider, without_ignored
+from metricsync.plan import Action, Change, FieldChange
+from metricsync.provider import LiveState, Provider, describe_fields, without_ignored
 
 KIND = "statsig/metric"
 API = "/console/v1"
@@ -67,6 +69,13 @@ RULES = Rules(
     ),
     listify=("tags",),
 )
+# Create fields that Statsig's update contract does not list: whether an update applies or drops
+# them is unconfirmed (docs/platforms/statsig.md), so an update's answer is checked for them.
+CREATE_ONLY = (
+    "metricEvents", "metricComponentMetrics", "rollupTimeWindow", "customRollUpStart",
+    "customRollUpEnd", "funnelEventList", "funnelCountDistinct",
+)  # fmt: skip
+LEARNT_CREATE_ONLY = "learnt_create_only_fields"  # state.json key: what an apply found out
 LIMITS = Limits(
     windows=((100, 10.0), (900, 900.0)),  # per project, mutations only (§11)
     paced_methods=frozenset({"POST", "PUT", "PATCH", "DELETE"}),
@@ -88,7 +97,7 @@ def to_payload(definition: Definition, owner_tag: str, *, update: bool = False) 
     """The create (or update) body; the ownership marker is always among the tags."""
     # ignored fields are written once, on create; after that the platform UI owns them
     ignored = definition.lifecycle.ignore_changes if update else ()
-    body = without_ignored(definition.spec, ignored)
+    body = without_ignored(desired_document(definition.spec, RULES), ignored)
     tags = body.get("tags", [])
     tags = [tags] if isinstance(tags, str) else list(tags)
     body["tags"] = [*tags, owner_tag] if owner_tag not in tags else tags
@@ -118,6 +127,14 @@ def _page_count(page: LivePage) -> int | None:
     return None
 
 
+def _metric_data(content: bytes) -> dict[str, Any]:
+    body = json.loads(content)
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict) or "id" not in data or "name" not in data:
+        raise ValueError("no metric under `data`")
+    return data
+
+
 class StatsigProvider(Provider):
     limits = LIMITS
 
@@ -125,6 +142,9 @@ class StatsigProvider(Provider):
         super().__init__(target, transport)
         self.owner_tag = target.policy.owner_tag
         self._tags: set[str] = set()  # tag names that exist on the project
+        self.configured_create_only = tuple(target.settings.get("create_only_fields") or ())
+        self.learnt_create_only = tuple(target.settings.get(LEARNT_CREATE_ONLY) or ())
+        self._learning = threading.Lock()
 
     def headers(self) -> dict[str, str]:
         return {"STATSIG-API-KEY": self.target.secret("api_key"), "STATSIG-API-VERSION": "20240601"}
@@ -139,7 +159,16 @@ class StatsigProvider(Provider):
             objects = [obj for page in pages for obj in page.objects]
             objects += self._follow(pages[0])
             self._tags = tags.result()
-        return LiveState(objects)
+        state = LiveState(objects)
+        learnt = [f for f in self.learnt_create_only if f not in self.configured_create_only]
+        if learnt:
+            state.notes.append(
+                f"an earlier apply found that this project does not change {', '.join(learnt)} "
+                "in place, so a change to them is planned as a replace (remembered in "
+                ".metricsync/state.json, which CI checkouts do not keep: add "
+                f"`create_only_fields: [{', '.join(learnt)}]` to this target in metricsync.yaml)"
+            )
+        return state
 
     def _get(self, page: int) -> httpx.Response:
         params = {"page": page, "limit": PAGE_SIZE, "showHiddenMetrics": "true"}
@@ -194,6 +223,7 @@ class StatsigProvider(Provider):
             kind=KIND,
             rules=RULES,
             replace_fields=("type",),
+            create_only=(*self.configured_create_only, *self.learnt_create_only),
             depends=components,
             prune=self.target.policy.prune,
             foreign=tag_owner(self.owner_tag, self.target.policy.foreign_owner_prefix),
@@ -209,25 +239,55 @@ class StatsigProvider(Provider):
             self.client.send("POST", f"{API}/tags", body={"name": tag, "description": description})
             self._tags.add(tag)
 
-    def create(self, change: Change) -> None:
+    def create(self, change: Change) -> LiveObject:
         assert change.definition is not None
         definition = change.definition
         body = to_payload(definition, self.owner_tag)
 
-        def send() -> None:
-            self.client.send("POST", f"{API}/metrics", body=body, resend=False)
+        def send() -> LiveObject:
+            return self._answered(
+                self.client.send("POST", f"{API}/metrics", body=body, resend=False)
+            )
 
-        self.create_once(change.name, send, lambda: self._exists(definition))
+        return self.create_once(change.name, send, lambda: self._exists(definition))
 
-    def _exists(self, definition: Definition) -> bool:
-        path = f"{API}/metrics/{quote(definition.name, safe='')}/{definition.spec['type']}"
-        response = self.client.send("GET", path, ok=(404,))
-        return response.status_code == 200
+    def _exists(self, definition: Definition) -> LiveObject | None:
+        """The metric a create whose outcome is unknown may have made, read by its id: a new
+        metric's id is `name::type` (the vendor's API has no documented name lookup)."""
+        metric_id = f"{definition.name}::{definition.spec['type']}"
+        response = self.client.send("GET", metric_path(metric_id), ok=(404,))
+        if response.status_code != 200:
+            return None
+        found = self._answered(response)
+        return found if found.name == definition.name else None  # an id kept across a rename
 
-    def update(self, change: Change) -> None:
+    def update(self, change: Change) -> LiveObject:
         assert change.definition is not None and change.live_id is not None
         body = to_payload(change.definition, self.owner_tag, update=True)
-        self.client.send("POST", metric_path(change.live_id), body=body)
+        return self._answered(self.client.send("POST", metric_path(change.live_id), body=body))
+
+    def _answered(self, response: httpx.Response) -> LiveObject:
+        """The metric a create, update or read answered with (`data` of the envelope)."""
+        return from_payload(self.client.decode(response, _metric_data), self.owner_tag)
+
+    def not_taken(self, change: Change, fields: Sequence[FieldChange]) -> str:
+        """An update that did not take a create-only field teaches this checkout to plan such
+        changes as replaces (docs/platforms/statsig.md); any other field gets the general advice."""
+        create_only = sorted({top_field(f.path) for f in fields} & set(CREATE_ONLY))
+        if change.action not in (Action.UPDATE, Action.ADOPT) or not create_only:
+            return super().not_taken(change, fields)
+        with self._learning:
+            known = self.learnt.get(LEARNT_CREATE_ONLY, self.learnt_create_only)
+            self.learnt[LEARNT_CREATE_ONLY] = sorted({*known, *create_only})
+        listed = ", ".join(create_only)
+        return (
+            f"Statsig accepted the update but did not take {describe_fields(fields)}: this "
+            f"project does not change {listed} in place (Statsig's update contract does not "
+            "list them). The next plan from this checkout shows the change as a replace "
+            "(delete, then create: results start again and experiments using the metric lose "
+            "it); where .metricsync/ is not kept (CI), add "
+            f"`create_only_fields: [{listed}]` to target {self.target.name} in metricsync.yaml"
+        )
 
     def dry_run(self, change: Change) -> None:
         """Sends a create or update with dryRun: Statsig validates it and stores nothing (§6.4).
