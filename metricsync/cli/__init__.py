@@ -13,6 +13,7 @@ import click
 
 from metricsync import __version__
 from metricsync.cli.importer import import_command
+from metricsync.cli.init import init_command
 from metricsync.cli.plan import apply_command, plan_command
 from metricsync.cli.query import query_command
 from metricsync.cli.sandbox import sandbox_group
@@ -34,6 +35,7 @@ def cli() -> None:
     """
 
 
+cli.add_command(init_command)
 cli.add_command(validate_command)
 cli.add_command(plan_command)
 cli.add_command(apply_command)

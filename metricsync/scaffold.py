@@ -1,0 +1,264 @@
+"""`metricsync init`: a new project in a folder (config, definition folders, schemas, CI workflows
+and, on request, one example definition per platform). Choosing the files is pure; writing them
+never replaces a file: one that exists stops everything before anything is written."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from metricsync import schema
+from metricsync.config import CONFIG_SCHEMA, display_path
+from metricsync.errors import MetricsyncError
+from metricsync.platforms import KINDS, PLATFORMS
+
+DEFAULT_PLATFORMS = ("statsig", "posthog")
+CONFIG = "metricsync.yaml"
+GITIGNORE = ".gitignore"
+IGNORED = ".metricsync/"  # local state: the sandbox database, caches (SPEC 2)
+IGNORED_SPELLINGS = frozenset([".metricsync", ".metricsync/", "/.metricsync", "/.metricsync/"])
+WORKFLOWS = ".github/workflows"  # the workflows and the action they use, as examples/ ships them
+ACTION = ".github/actions/metricsync"
+KEEP = ".gitkeep"  # Git keeps no empty folder, and validate needs each definitions folder
+
+
+class InitRefused(MetricsyncError):
+    """init found files it would have to replace; it wrote nothing (exit 1)."""
+
+    def __init__(self, existing: Sequence[str]) -> None:
+        self.existing = list(existing)
+        shown = ", ".join(self.existing[:10])
+        more = f" and {len(self.existing) - 10} more" if len(self.existing) > 10 else ""
+        super().__init__(
+            f"init never replaces a file, and {len(self.existing)} exist: {shown}{more}; "
+            "nothing was written (move them away, or run init in an empty folder)"
+        )
+
+
+@dataclass(frozen=True)
+class InitOptions:
+    platforms: tuple[str, ...] = DEFAULT_PLATFORMS
+    examples: bool = False  # one example definition per platform
+    workflows: bool = True  # the CI workflows and the action they use
+
+
+@dataclass(frozen=True)
+class NewFile:
+    path: str  # relative to the project folder, with /
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A config value the user must give: a variable to set, or a value to edit."""
+
+    target: str
+    key: str
+    value: str  # the variable's name, or the value written in its place
+
+
+@dataclass(frozen=True)
+class InitReport:
+    root: str  # the project folder, as the user reads it
+    written: tuple[str, ...]
+    gitignore: str  # "created", "appended" or "kept" (it already ignored .metricsync/)
+    variables: tuple[Setting, ...]  # env:NAME references to set
+    to_edit: tuple[Setting, ...]  # required values written as examples
+
+
+# -- what a new project holds (pure) -------------------------------------------------------------
+
+
+def project_files(options: InitOptions) -> list[NewFile]:
+    files = [NewFile(CONFIG, config_text(options.platforms).encode())]
+    for platform in options.platforms:
+        folder = f"definitions/{platform}"
+        example = _starter("examples", f"{platform}.yaml") if options.examples else None
+        if example is not None:
+            files.append(NewFile(f"{folder}/example.yaml", example))
+        else:
+            files.append(NewFile(f"{folder}/{KEEP}", b""))
+    names = sorted({k.schema for k in KINDS.values()} | {CONFIG_SCHEMA})
+    files += [NewFile(f"schemas/{name}", schema.text(name).encode()) for name in names]
+    if options.workflows:
+        files += [NewFile(f"{WORKFLOWS}/{n}", d) for n, d in _starter_folder("workflows")]
+        files += [NewFile(f"{ACTION}/{n}", d) for n, d in _starter_folder("action")]
+    return files
+
+
+def config_text(platforms: Sequence[str]) -> str:
+    """metricsync.yaml with one target per platform, named after it: its required keys and its
+    endpoint, secrets as the env:NAME the platform's documentation uses, and the policy's
+    defaults as comments. Keys and values come from the config schema."""
+    definitions = json.loads(schema.text(CONFIG_SCHEMA))["$defs"]
+    lines = [
+        f"# yaml-language-server: $schema=schemas/{CONFIG_SCHEMA}",
+        "# metricsync project config (docs/config.md). Secrets are env:NAME references, never the",
+        "# secret itself: each variable is read only when a command needs its target.",
+        "version: 1",
+        "targets:",
+    ]
+    for platform in platforms:
+        lines += [f"  {platform}:", f"    provider: {platform}"]
+        for key, value, comment in _target_keys(platform, definitions[platform]):
+            lines += [f"    # {comment}", f"    {key}: {_scalar(value)}"]
+        lines.append(f"    definitions: [definitions/{platform}]")
+    lines += _policy_lines(definitions["policy"])
+    return "\n".join(lines) + "\n"
+
+
+def settings(platforms: Sequence[str]) -> tuple[list[Setting], list[Setting]]:
+    """The variables the config references, and the values written as examples to edit."""
+    definitions = json.loads(schema.text(CONFIG_SCHEMA))["$defs"]
+    variables, to_edit = [], []
+    for platform in platforms:
+        for key, value, _ in _target_keys(platform, definitions[platform]):
+            if key in PLATFORMS[platform].secrets:
+                variables.append(Setting(platform, key, value.removeprefix("env:")))
+            elif key not in _defaults(definitions[platform]):
+                to_edit.append(Setting(platform, key, str(value)))
+    return variables, to_edit
+
+
+def gitignore_with_entry(existing: bytes | None) -> bytes | None:
+    """The .gitignore that ignores .metricsync/: a new one, the existing one with the entry
+    appended, or None when it already ignores it (its other lines are never touched)."""
+    entry = f"# metricsync's local state: sandbox database, caches\n{IGNORED}\n".encode()
+    if existing is None:
+        return entry
+    lines = existing.decode("utf-8", "replace").splitlines()
+    if any(line.strip() in IGNORED_SPELLINGS for line in lines):
+        return None
+    separator = b"\n" if existing and not existing.endswith(b"\n") else b""
+    return existing + separator + entry
+
+
+def _target_keys(platform: str, definition: dict[str, Any]) -> Iterator[tuple[str, Any, str]]:
+    """(key, value, comment) for the required keys and the endpoint, in the schema's order."""
+    wanted = {*definition.get("required", ()), PLATFORMS[platform].endpoint_key}
+    defaults = _defaults(definition)
+    for key, field in definition["properties"].items():
+        if key not in wanted:
+            continue
+        about = _first_sentence(field.get("description", key))
+        if key in PLATFORMS[platform].secrets:
+            yield (
+                key,
+                field["examples"][0],
+                f"{about} Set the variable; never write the secret here.",
+            )
+        elif key in defaults:
+            yield key, defaults[key], f"{about} This is the default."
+        else:
+            yield key, field["examples"][0], f"{about} Edit: this is an example value."
+
+
+def _defaults(definition: dict[str, Any]) -> dict[str, Any]:
+    return {k: f["default"] for k, f in definition["properties"].items() if "default" in f}
+
+
+def _policy_lines(policy: dict[str, Any]) -> list[str]:
+    lines = [
+        "# The safety policy, with its defaults: uncomment a key to change it. A target may",
+        "# override single keys under its own `policy:`.",
+        "# policy:",
+    ]
+    for key, field in policy["properties"].items():
+        if "default" in field:
+            about = _first_sentence(field.get("description", key))
+            lines.append(f"#   {key}: {_scalar(field['default'])}  # {about}")
+    return lines
+
+
+def _first_sentence(text: str) -> str:
+    match = re.match(r"(.+?\.)(\s|$)", text)
+    return match.group(1) if match else text
+
+
+def _scalar(value: Any) -> str:
+    """A YAML 1.2 scalar: plain where that reads back as the same string, else JSON-quoted."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    text = str(value)
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_.:/-]*", text) and text not in ("true", "false", "null"):
+        return text
+    return json.dumps(text)
+
+
+def _starter(*parts: str) -> bytes | None:
+    resource = resources.files("metricsync").joinpath("starter", *parts)
+    return resource.read_bytes() if resource.is_file() else None
+
+
+def _starter_folder(folder: str) -> list[tuple[str, bytes]]:
+    root = resources.files("metricsync").joinpath("starter", folder)
+    return sorted((r.name, r.read_bytes()) for r in root.iterdir() if r.is_file())
+
+
+# -- writing (the thin edge) -------------------------------------------------------------------
+
+
+def init_project(root: Path, options: InitOptions) -> InitReport:
+    """Writes the project into `root`, or raises InitRefused naming every file that exists
+    (nothing written). An existing .gitignore is kept and gets the .metricsync/ entry
+    appended, unless it already ignores it."""
+    files = project_files(options)
+    existing = [f.path for f in files if os.path.lexists(root / f.path)]
+    if existing:
+        raise InitRefused(existing)
+    gitignore = root / GITIGNORE
+    old = gitignore.read_bytes() if os.path.lexists(gitignore) else None
+    ignore = gitignore_with_entry(old)
+    for file in files:
+        _create(root / file.path, file.data)
+    if ignore is not None:
+        _replace(gitignore, ignore) if old is not None else _create(gitignore, ignore)
+    variables, to_edit = settings(options.platforms)
+    written = [f.path for f in files] + ([GITIGNORE] if old is None else [])
+    state = "created" if old is None else ("kept" if ignore is None else "appended")
+    return InitReport(str(root.resolve()), tuple(written), state, tuple(variables), tuple(to_edit))
+
+
+def _create(path: Path, data: bytes) -> None:
+    """Writes a new file whole (a temporary file, then linked into place): a file that
+    appeared meanwhile is not replaced."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary(path, data)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        raise InitRefused([display_path(path)]) from None
+    except OSError as exc:
+        raise MetricsyncError(f"cannot write {display_path(path)}: {exc.strerror}") from exc
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _replace(path: Path, data: bytes) -> None:
+    temporary = _temporary(path, data)
+    try:
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise MetricsyncError(f"cannot write {display_path(path)}: {exc.strerror}") from exc
+
+
+def _temporary(path: Path, data: bytes) -> Path:
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise MetricsyncError(f"cannot write {display_path(path)}: {exc.strerror}") from exc
+    return temporary
