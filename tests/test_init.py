@@ -239,7 +239,7 @@ def test_init_offers_every_registered_platform() -> None:
     from metricsync.cli.init import PLATFORM_NAMES
     from metricsync.platforms import PLATFORMS
 
-    assert PLATFORM_NAMES == tuple(PLATFORMS)
+    assert tuple(PLATFORMS) == PLATFORM_NAMES
     assert sorted(p.name for p in (STARTER / "examples").iterdir()) == sorted(
         f"{name}.yaml" for name in PLATFORMS
     )
