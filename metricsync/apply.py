@@ -1,6 +1,7 @@
 """Executes a plan through providers: independent changes run concurrently, a failure skips
 only the changes that depend on it, deletes run last and one at a time, and every change's
-outcome is reported."""
+outcome is reported. An interruption stops new changes from starting; the ones in flight
+finish and are reported with the rest (SPEC 3.1)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from metricsync.diff import untaken
 from metricsync.errors import ExitCode, MetricsyncError, NotTaken, Refused
+from metricsync.interrupt import Interruption, NotStarted
 from metricsync.live import LiveObject
 from metricsync.plan import Action, Change, Plan, TargetPlan
 from metricsync.provider import Provider
@@ -23,6 +25,7 @@ class Status(StrEnum):
     APPLIED = "applied"
     FAILED = "failed"
     SKIPPED = "skipped"
+    NOT_STARTED = "not started"  # the run was interrupted first
 
 
 @dataclass(frozen=True)
@@ -39,12 +42,15 @@ class ApplyReport:
     outcomes: tuple[Outcome, ...]
     notes: tuple[str, ...] = ()
     learnt: dict[str, dict[str, Any]] = field(default_factory=dict)  # target -> facts
+    interrupted: Interruption | None = None  # set when a signal stopped the run
 
     def count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
     @property
     def exit_code(self) -> ExitCode:
+        if self.interrupted is not None:
+            return self.interrupted.exit_code
         if self.count(Status.FAILED) + self.count(Status.SKIPPED) == 0:
             return ExitCode.OK
         return ExitCode.PARTIAL if self.count(Status.APPLIED) else ExitCode.ERROR
@@ -53,48 +59,74 @@ class ApplyReport:
 Progress = Callable[[Outcome], None]
 
 
-def apply_plan(plan: Plan, providers: dict[str, Provider], progress: Progress) -> ApplyReport:
+def apply_plan(
+    plan: Plan,
+    providers: dict[str, Provider],
+    progress: Progress,
+    interruption: Interruption | None = None,
+) -> ApplyReport:
+    """Applies every target's changes; `interruption` (raised by a signal handler) stops the run
+    from starting any further change."""
     if plan.refusals:
         raise Refused("; ".join(plan.refusals))
+    stop = interruption or Interruption()
     outcomes: list[Outcome] = []
     notes: list[str] = []
     learnt: dict[str, dict[str, Any]] = {}
     for target_plan in plan.targets:
         if target_plan.changes:
             provider = providers[target_plan.target]
-            outcomes += apply_target(target_plan, provider, progress)
+            provider.client.guard = stop
+            try:
+                outcomes += apply_target(target_plan, provider, progress, stop)
+            finally:
+                provider.client.guard = None
             notes += provider.notes
             if provider.learnt:
                 learnt[target_plan.target] = dict(provider.learnt)
-    return ApplyReport(tuple(outcomes), tuple(notes), learnt)
+    return ApplyReport(tuple(outcomes), tuple(notes), learnt, stop if stop.interrupted else None)
 
 
-def apply_target(plan: TargetPlan, provider: Provider, progress: Progress) -> list[Outcome]:
+def apply_target(
+    plan: TargetPlan,
+    provider: Provider,
+    progress: Progress,
+    interruption: Interruption | None = None,
+) -> list[Outcome]:
+    stop = interruption or Interruption()
     try:
-        provider.prepare(plan.changes)
+        with stop.change():  # the setup writes (Statsig tags) are gated like a change
+            provider.prepare(plan.changes)
     except MetricsyncError as exc:
-        failed = [Outcome(plan.target, c, Status.FAILED, redact(str(exc))) for c in plan.changes]
+        status = Status.NOT_STARTED if isinstance(exc, NotStarted) else Status.FAILED
+        failed = [Outcome(plan.target, c, status, redact(str(exc))) for c in plan.changes]
         for outcome in failed:
             progress(outcome)
         return failed
     writes = [c for c in plan.changes if c.action != Action.DELETE]
     deletes = [c for c in plan.changes if c.action == Action.DELETE]
-    outcomes = _run_concurrently(plan.target, writes, provider, progress)
+    outcomes = _run_concurrently(plan.target, writes, provider, progress, stop)
     for change in deletes:  # in plan order: dependants before what they depend on
-        outcomes.append(_execute(plan.target, change, provider))
+        outcomes.append(_execute(plan.target, change, provider, stop))
         progress(outcomes[-1])
     return outcomes
 
 
 def _run_concurrently(
-    target: str, changes: Sequence[Change], provider: Provider, progress: Progress
+    target: str,
+    changes: Sequence[Change],
+    provider: Provider,
+    progress: Progress,
+    stop: Interruption,
 ) -> list[Outcome]:
     done: dict[str, Outcome] = {}
     pending = list(changes)
     running: dict[Future[Outcome], Change] = {}
     with ThreadPoolExecutor(max_workers=provider.limits.concurrency) as pool:
         while pending or running:
-            if not running and all(_readiness(c, done) == "wait" for c in pending):
+            if stop.interrupted:
+                pending = _not_started(target, pending, done, progress, stop)
+            elif not running and all(_readiness(c, done) == "wait" for c in pending):
                 pending = _stuck(target, pending, done, progress)
             for change in list(pending):
                 verdict = _readiness(change, done)
@@ -105,7 +137,8 @@ def _run_concurrently(
                     done[change.key] = _skipped(target, change, done)
                     progress(done[change.key])
                 else:
-                    running[pool.submit(_execute, target, change, provider)] = change
+                    future = pool.submit(_execute, target, change, provider, stop)
+                    running[future] = change
             if not running:
                 continue
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -114,6 +147,20 @@ def _run_concurrently(
                 done[running.pop(future).key] = outcome
                 progress(outcome)
     return [done[c.key] for c in changes]
+
+
+def _not_started(
+    target: str,
+    pending: list[Change],
+    done: dict[str, Outcome],
+    progress: Progress,
+    stop: Interruption,
+) -> list[Change]:
+    """The run was interrupted: nothing pending starts, and each is reported as such."""
+    for change in pending:
+        done[change.key] = Outcome(target, change, Status.NOT_STARTED, stop.reason)
+        progress(done[change.key])
+    return []
 
 
 def _stuck(
@@ -139,11 +186,14 @@ def _skipped(target: str, change: Change, done: dict[str, Outcome]) -> Outcome:
     return Outcome(target, change, Status.SKIPPED, f"skipped: {', '.join(failed)} did not apply")
 
 
-def _execute(target: str, change: Change, provider: Provider) -> Outcome:
+def _execute(target: str, change: Change, provider: Provider, stop: Interruption) -> Outcome:
     started = time.monotonic()
     try:
-        answered = _dispatch(change, provider)
+        with stop.change():
+            answered = _dispatch(change, provider)
         _check(change, answered, provider)
+    except NotStarted as exc:
+        return Outcome(target, change, Status.NOT_STARTED, str(exc))
     except MetricsyncError as exc:
         error = redact(str(exc))
         return Outcome(target, change, Status.FAILED, error, time.monotonic() - started)

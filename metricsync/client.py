@@ -14,7 +14,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -28,6 +28,14 @@ T = TypeVar("T")
 
 class AmbiguousWrite(NetworkError):
     """A write failed in a way that leaves unknown whether the server applied it."""
+
+
+class WriteGuard(Protocol):
+    """Decides whether a write may still leave (an interrupted apply, interrupt.py)."""
+
+    def before_write(self) -> None: ...
+
+    def pause(self, seconds: float, sleep: Callable[[float], None]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -54,14 +62,14 @@ class Pacer:
         self._sent: deque[float] = deque()
         self._lock = threading.Lock()
 
-    def acquire(self) -> None:
+    def acquire(self, sleep: Callable[[float], None] | None = None) -> None:
         while True:
             with self._lock:
                 wait = self._wait(self.clock())
                 if wait <= 0:
                     self._sent.append(self.clock())
                     return
-            self.sleep(wait)
+            (sleep or self.sleep)(wait)
 
     def _wait(self, now: float) -> float:
         longest = max((s for _, s in self.limits.windows), default=0.0)
@@ -102,6 +110,7 @@ class ApiClient:
 
     def __post_init__(self) -> None:
         self.requests: Counter[str] = Counter()
+        self.guard: WriteGuard | None = None  # set by apply for the duration of its run
         self._pacer = Pacer(self.limits, self.clock, self.sleep)
         pool = httpx.Limits(max_connections=self.limits.concurrency * 2)
         self._http = httpx.Client(
@@ -163,8 +172,11 @@ class ApiClient:
         resend: bool,
         attempt: int,
     ) -> httpx.Response | None:
+        guard = self.guard if method not in ("GET", "HEAD") else None
         if method in self.limits.paced_methods:
-            self._pacer.acquire()
+            self._pacer.acquire(self._guarded_sleep(guard) if guard else None)
+        if guard is not None:
+            guard.before_write()
         self.requests[method] += 1
         headers = {"Content-Type": "application/json"} if content is not None else None
         try:
@@ -176,6 +188,9 @@ class ApiClient:
                 raise AmbiguousWrite(self._describe(method, path, exc)) from None
             self._after_failure(method, path, exc, attempt, ambiguous=True)
         return None
+
+    def _guarded_sleep(self, guard: WriteGuard) -> Callable[[float], None]:
+        return lambda seconds: guard.pause(seconds, self.sleep)
 
     def _after_failure(
         self, method: str, path: str, exc: httpx.TransportError, attempt: int, ambiguous: bool

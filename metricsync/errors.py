@@ -21,6 +21,8 @@ class ExitCode(IntEnum):
     PARTIAL = 4
     REFUSED = 5
     USAGE = 64
+    INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + the signal's number, as shells report it
+    TERMINATED = 143  # SIGTERM
 
 
 class MetricsyncError(Exception):

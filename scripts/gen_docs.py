@@ -54,6 +54,9 @@ EXIT_CODES = {
     ExitCode.REFUSED: "refused by a safety rule: threshold, protected object, unowned delete, "
     "stale saved plan",
     ExitCode.USAGE: "command-line usage error",
+    ExitCode.INTERRUPTED: "interrupted (SIGINT, Ctrl-C): no write started after the signal, "
+    "every change reported as applied, failed or not started",
+    ExitCode.TERMINATED: "terminated (SIGTERM): as for 130",
 }
 Schema = dict[str, Any]
 

@@ -80,7 +80,7 @@ def run(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        return 130
+        return ExitCode.INTERRUPTED
     except Exception as exc:  # a bug: say so plainly, without secrets
         if os.environ.get("METRICSYNC_DEBUG"):
             import traceback

@@ -104,9 +104,12 @@ def apply_command(
     A saved plan is applied only if nothing it touches changed since it was made; otherwise
     apply prints what changed since review and exits 5. Changes to objects it does not touch
     (drift elsewhere, new objects) are left for the next plan. Exit 4 when some changes failed.
+    Ctrl-C (or SIGTERM) starts no further change: the writes in flight finish, every change
+    is reported as applied, failed or not started, and apply exits 130 (143).
     """
     from metricsync import state
     from metricsync.apply import apply_plan
+    from metricsync.interrupt import Interruption, signals_handled
     from metricsync.planner import Overrides, build_plan, open_session
     from metricsync.render.text import render_outcome, render_plan, render_report
     from metricsync.saved import changed_since_review, read_saved
@@ -135,9 +138,13 @@ def apply_command(
             return ExitCode.OK
         if saved is None and not yes:
             _confirm(len(plan.changes))
-        report = apply_plan(
-            plan, session.providers, lambda o: click.echo(render_outcome(o), err=True)
-        )
+        with signals_handled(Interruption()) as interruption:  # Ctrl-C: report, then stop
+            report = apply_plan(
+                plan,
+                session.providers,
+                lambda o: click.echo(render_outcome(o), err=True),
+                interruption,
+            )
         state.remember(session.workspace.state_dir, report.learnt)
     click.echo(render_report(report), nl=False)
     return report.exit_code

@@ -85,5 +85,13 @@ def render_report(report: ApplyReport) -> str:
     lines += [f"note: {note}" for note in report.notes]
     applied, failed = report.count(Status.APPLIED), report.count(Status.FAILED)
     skipped = report.count(Status.SKIPPED)
-    lines.append(f"Apply: {applied} applied, {failed} failed, {skipped} skipped.")
+    counts = f"{applied} applied, {failed} failed, {skipped} skipped"
+    if report.interrupted is None:
+        lines.append(f"Apply: {counts}.")
+    else:
+        waiting = report.count(Status.NOT_STARTED)
+        lines.append(
+            f"Apply interrupted ({report.interrupted.signal_name}): {counts}, "
+            f"{waiting} not started. Run apply again to finish."
+        )
     return "\n".join(lines) + "\n"

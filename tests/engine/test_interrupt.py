@@ -1,0 +1,122 @@
+"""Ctrl-C during apply (SPEC 3.1): no change starts after the signal, the writes in flight
+finish, every change is reported, and running apply again converges with no duplicate."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from metricsync.apply import Outcome, Status, apply_plan
+from metricsync.client import ApiClient, Limits
+from metricsync.interrupt import Interruption, NotStarted, signals_handled
+from metricsync.planner import build_plan, open_session
+from metricsync.render.text import render_report
+from metricsync.sandbox.transport import SandboxTransport
+from tests.engine.conftest import Project
+from tests.engine.test_scenarios import statsig, statsig_live
+
+NAMES = [f"Metric {i:03}" for i in range(30)]
+
+
+def _apply_interrupted_after(project: Project, seen: int, signum: int) -> list[Outcome]:
+    """Applies, raising the interruption flag as the `seen`-th outcome is reported."""
+    interruption, outcomes = Interruption(), []
+
+    def progress(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        if len(outcomes) == seen:
+            interruption.interrupt(signum)
+
+    with open_session(project.root / "metricsync.yaml", transport_for=project.transport) as s:
+        plan = build_plan(s.workspace, s.providers)
+        report = apply_plan(plan, s.providers, progress, interruption)
+    assert list(report.outcomes) == sorted(outcomes, key=lambda o: NAMES.index(o.change.name))
+    assert report.exit_code == 128 + signum
+    return outcomes
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_apply_reports_every_change_and_converges(
+    project: Project, signum: int
+) -> None:
+    for name in NAMES:
+        statsig(project, name)
+    outcomes = _apply_interrupted_after(project, 3, signum)
+    statuses = Counter(o.status for o in outcomes)
+    assert sorted(o.change.name for o in outcomes) == NAMES  # each change reported once
+    assert set(statuses) == {Status.APPLIED, Status.NOT_STARTED}
+    applied = sorted(o.change.name for o in outcomes if o.status == Status.APPLIED)
+    # what exists is exactly what was reported applied: nothing was sent for the rest
+    assert sorted(str(m["name"]) for m in statsig_live(project)) == applied
+    assert project.sent("POST", "/console/v1/metrics") == len(applied)
+    name = signal.Signals(signum).name
+    waiting = [o for o in outcomes if o.status == Status.NOT_STARTED]
+    assert {o.error for o in waiting} == {f"the run was interrupted ({name})"}
+
+    report = project.apply()  # the rest, once each
+    assert [o.change.name for o in report.outcomes] == [n for n in NAMES if n not in applied]
+    assert sorted(str(m["name"]) for m in statsig_live(project)) == NAMES
+    assert project.plan().changes == []
+
+
+def test_the_summary_says_the_run_was_interrupted(project: Project) -> None:
+    for name in NAMES[:12]:
+        statsig(project, name)
+    interruption = Interruption()
+    interruption.interrupt(signal.SIGINT)  # before the first change: none starts
+    with open_session(project.root / "metricsync.yaml", transport_for=project.transport) as s:
+        report = apply_plan(build_plan(s.workspace, s.providers), s.providers, print, interruption)
+    assert render_report(report).splitlines()[-1] == (
+        "Apply interrupted (SIGINT): 0 applied, 0 failed, 0 skipped, 12 not started. "
+        "Run apply again to finish."
+    )
+    assert project.sent("POST", "/console/v1/tags") == 0  # not even the owner tag
+    assert report.exit_code == 130
+
+
+def test_a_write_held_back_by_rate_limit_pacing_never_leaves_after_the_signal(
+    project: Project,
+) -> None:
+    """One write per hour: the second waits in the pacer, and the signal ends its wait."""
+    limits = Limits(windows=((1, 3600.0),), paced_methods=frozenset({"POST"}))
+    pacing = threading.Event()
+
+    def clock() -> float:  # the pacer reads the clock before it decides to wait
+        if threading.current_thread() is not threading.main_thread():
+            pacing.set()
+        return time.monotonic()
+
+    transport = SandboxTransport(project.app)
+    client = ApiClient("statsig-test", "http://sandbox.test", {}, limits, transport, clock=clock)
+    interruption, errors = Interruption(), []
+    client.guard = interruption
+
+    def write() -> None:
+        try:
+            with interruption.change():
+                client.send("POST", "/console/v1/tags", body={"name": "team-a"}, ok=(400, 401))
+        except NotStarted as exc:
+            errors.append(exc)
+
+    write()  # the hour's one write
+    held = threading.Thread(target=write, daemon=True)
+    held.start()
+    assert pacing.wait(timeout=30)
+    interruption.interrupt(signal.SIGINT)
+    held.join(timeout=30)
+    assert not held.is_alive(), "the held write still waits for the pacer after the signal"
+    assert [str(e) for e in errors] == ["the run was interrupted (SIGINT)"]
+    assert project.sent("POST", "/console/v1/tags") == 1
+
+
+def test_signal_handlers_are_installed_for_the_run_and_restored_after() -> None:
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with signals_handled(Interruption()) as interruption:
+        signal.raise_signal(signal.SIGTERM)  # handled: raises the flag, does not end the process
+        signal.raise_signal(signal.SIGINT)  # a second signal changes nothing
+        assert interruption.interrupted and interruption.exit_code == 143
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
