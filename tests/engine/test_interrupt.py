@@ -3,17 +3,20 @@ finish, every change is reported, and running apply again converges with no dupl
 
 from __future__ import annotations
 
+import itertools
 import signal
 import threading
 import time
 from collections import Counter
 
+import httpx
 import pytest
 
 from metricsync.apply import Outcome, Status, apply_plan
 from metricsync.client import ApiClient, Limits
 from metricsync.interrupt import Interruption, NotStarted, signals_handled
 from metricsync.planner import build_plan, open_session
+from metricsync.platforms.statsig.provider import LIMITS
 from metricsync.render.text import render_report
 from metricsync.sandbox.transport import SandboxTransport
 from tests.engine.conftest import Project
@@ -22,18 +25,31 @@ from tests.engine.test_scenarios import statsig, statsig_live
 NAMES = [f"Metric {i:03}" for i in range(30)]
 
 
-def _apply_interrupted_after(project: Project, seen: int, signum: int) -> list[Outcome]:
-    """Applies, raising the interruption flag as the `seen`-th outcome is reported."""
+class _SignalAtCreate(SandboxTransport):
+    """The sandbox, in-process; the signal arrives as it stores the `nth` metric create, so
+    the changes in flight at that moment are known whatever the threads' timing."""
+
+    def __init__(self, project: Project, interruption: Interruption, nth: int, signum: int):
+        super().__init__(project.app)
+        self.interruption, self.nth, self.signum = interruption, nth, signum
+        self.creates = itertools.count(1)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        creating = (request.method, request.url.path) == ("POST", "/console/v1/metrics")
+        if creating and next(self.creates) == self.nth:  # count() is atomic across threads
+            self.interruption.interrupt(self.signum)
+        return response
+
+
+def _apply_interrupted_at(project: Project, nth: int, signum: int) -> list[Outcome]:
+    """Applies with the signal arriving at the `nth` create; returns the outcomes reported."""
     interruption, outcomes = Interruption(), []
-
-    def progress(outcome: Outcome) -> None:
-        outcomes.append(outcome)
-        if len(outcomes) == seen:
-            interruption.interrupt(signum)
-
-    with open_session(project.root / "metricsync.yaml", transport_for=project.transport) as s:
+    transport = _SignalAtCreate(project, interruption, nth, signum)
+    config = project.root / "metricsync.yaml"
+    with open_session(config, transport_for=lambda _: transport) as s:
         plan = build_plan(s.workspace, s.providers)
-        report = apply_plan(plan, s.providers, progress, interruption)
+        report = apply_plan(plan, s.providers, outcomes.append, interruption)
     assert list(report.outcomes) == sorted(outcomes, key=lambda o: NAMES.index(o.change.name))
     assert report.exit_code == 128 + signum
     return outcomes
@@ -45,11 +61,13 @@ def test_an_interrupted_apply_reports_every_change_and_converges(
 ) -> None:
     for name in NAMES:
         statsig(project, name)
-    outcomes = _apply_interrupted_after(project, 3, signum)
+    outcomes = _apply_interrupted_at(project, 3, signum)
     statuses = Counter(o.status for o in outcomes)
     assert sorted(o.change.name for o in outcomes) == NAMES  # each change reported once
     assert set(statuses) == {Status.APPLIED, Status.NOT_STARTED}
     applied = sorted(o.change.name for o in outcomes if o.status == Status.APPLIED)
+    # the third create and those in flight with it, at most one per worker, and no other
+    assert 3 <= len(applied) <= 2 + LIMITS.concurrency
     # what exists is exactly what was reported applied: nothing was sent for the rest
     assert sorted(str(m["name"]) for m in statsig_live(project)) == applied
     assert project.sent("POST", "/console/v1/metrics") == len(applied)

@@ -22,7 +22,7 @@ from metricsync.platforms.statsig.provider import LIMITS
 from tests.engine.test_scenarios import SUM
 from tests.sandbox.test_serve import STATSIG, client, serving
 
-NAMES = [f"Metric {i:03}" for i in range(60)]  # under one rate-limit window: no pacing waits
+NAMES = [f"Metric {i:03}" for i in range(90)]  # under one rate-limit window: no pacing waits
 OUTCOME = re.compile(
     r"^  (ok|failed|skipped|not started)\s+statsig-test: create statsig/metric '(.+?)'"
 )
