@@ -6,8 +6,10 @@ schema problems) come from `ValidationCache` when the file's bytes are unchanged
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
+import stat
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ SUFFIXES = (".yaml", ".yml")
 _CHUNK = 1 << 16
 FREEZE_FROM = 1_000  # files; below this a collection costs less than a frozen heap's side effects
 NOT_A_MAPPING = "a definition must be a mapping with kind, name and spec"
+CYCLE = "symbolic links lead back into a folder that holds this one (a cycle): fix or remove them"
 EMPTY_FILE = "the file holds no definition (it is empty, or only comments)"
 
 
@@ -106,12 +109,18 @@ def _load_folder(
         validation.problems.append(_missing_folder(config, folder, root.exists()))
         return []
     try:
-        files = sorted(_yaml_files(str(root), ()))
+        os.scandir(root).close()
     except OSError as exc:
         validation.problems.append(_missing_folder(config, folder, True, exc.strerror))
         return []
     shown = display_path(root)
     prefix = "" if shown == "." else shown + os.sep
+    walk = _Walk()
+    files = sorted(walk.files(str(root), os.path.realpath(root), (), frozenset()))
+    # Whatever cannot be read is an error, never a file that silently left the repository.
+    validation.problems += [
+        Problem(prefix + os.sep.join(parts), 1, 1, message) for parts, message in walk.problems
+    ]
     definitions: list[Definition] = []
     for parts, path in files:
         file = prefix + os.sep.join(parts)
@@ -125,14 +134,56 @@ def _load_folder(
     return definitions
 
 
-def _yaml_files(directory: str, parts: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
-    """(path parts below the folder, path) of every YAML file; symlinked folders are not entered."""
-    with os.scandir(directory) as entries:
+Parts = tuple[str, ...]
+
+
+@dataclass
+class _Walk:
+    """Every YAML file below a folder, following symbolic links to files and folders; whatever
+    cannot be read (a broken link, a link loop, a folder without permission) is a problem."""
+
+    problems: list[tuple[Parts, str]] = field(default_factory=list)
+
+    def files(
+        self, directory: str, real: str, parts: Parts, above: frozenset[str]
+    ) -> Iterator[tuple[Parts, str]]:
+        """`real`: the folder's resolved path; `above`: those of the folders holding it."""
+        if real in above:
+            self.problems.append((parts, CYCLE))
+            return
+        try:
+            with os.scandir(directory) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            self.problems.append((parts, f"cannot read the folder: {exc.strerror}"))
+            return
+        above = above | {real}
         for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                yield from _yaml_files(entry.path, (*parts, entry.name))
-            elif entry.name.endswith(SUFFIXES) and entry.is_file():
-                yield (*parts, entry.name), entry.path
+            here = (*parts, entry.name)
+            if entry.is_symlink():
+                yield from self._link(entry, here, above)
+            elif entry.is_dir(follow_symlinks=False):
+                yield from self.files(entry.path, os.path.join(real, entry.name), here, above)
+            elif entry.name.endswith(SUFFIXES):
+                yield from self._file(entry.is_file(follow_symlinks=False), entry.path, here)
+
+    def _link(self, entry: os.DirEntry[str], here: Parts, above: frozenset[str]) -> Iterator[Any]:
+        try:
+            mode = entry.stat().st_mode
+        except OSError as exc:
+            why = "loops" if exc.errno == errno.ELOOP else f"cannot be followed ({exc.strerror})"
+            self.problems.append((here, f"the symbolic link {why}: fix or remove it"))
+            return
+        if stat.S_ISDIR(mode):
+            yield from self.files(entry.path, os.path.realpath(entry.path), here, above)
+        elif entry.name.endswith(SUFFIXES):
+            yield from self._file(stat.S_ISREG(mode), entry.path, here)
+
+    def _file(self, regular: bool, path: str, here: Parts) -> Iterator[tuple[Parts, str]]:
+        if regular:
+            yield here, path
+        else:
+            self.problems.append((here, "not a regular file: definitions are plain files"))
 
 
 def _file_result(
