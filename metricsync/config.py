@@ -87,7 +87,7 @@ def read_config(path: Path) -> tuple[Config | None, list[Problem]]:
     except FileNotFoundError:
         raise ConfigError(f"no config file at {path} (pass --config PATH)") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from None
     file = display_path(path)
     loaded = load_file(file, source)
     problems = list(loaded.problems)

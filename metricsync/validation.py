@@ -10,6 +10,7 @@ import errno
 import gc
 import os
 import stat
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -291,14 +292,19 @@ def _target_findings(targets: Iterable[Target], validation: Validation) -> list[
 
 
 def _identity_rules(group: list[Definition], casefold: bool) -> Iterator[Finding]:
-    def key(name: str) -> str:
+    def key(name: str) -> str:  # one name however its accents are encoded (NFC)
+        name = unicodedata.normalize("NFC", name)
         return name.casefold() if casefold else name
 
     first: dict[str, Definition] = {}
     for d in group:
         if key(d.name) in first:
             other = first[key(d.name)]
-            case = "" if other.name == d.name else f" (as {other.name!r}; case is ignored)"
+            case = (
+                ""
+                if other.name == d.name
+                else f" (as {other.name!r}; {_alike(other.name, d.name)})"
+            )
             message = (
                 f"duplicate name {d.name!r} for {d.kind}{case}; first defined at {other.where}"
             )
@@ -311,6 +317,13 @@ def _identity_rules(group: list[Definition], casefold: bool) -> Iterator[Finding
             if owner is not None and owner is not d:
                 message = f"renamed_from {old!r} is the current name of {owner.where}"
                 yield Finding(d, ("lifecycle", "renamed_from", i), message)
+
+
+def _alike(first: str, second: str) -> str:
+    """Why two different names count as one."""
+    if unicodedata.normalize("NFC", first) == unicodedata.normalize("NFC", second):
+        return f"the same text in another Unicode form: {first!a} and {second!a}"
+    return "case is ignored"
 
 
 def _problem(finding: Finding, sources: _Sources) -> Problem:

@@ -387,3 +387,70 @@ def test_a_file_without_definitions_is_a_warning(
         "definitions/empty.yaml:1:1: warning: the file holds no definition (it is empty, or only "
         "comments)\nvalid: 0 errors, 1 warning (1 definition in 2 files)\n",
     )
+
+
+def test_names_equal_once_unicode_normalised_are_duplicates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    composed, decomposed = "Caf\u00e9 conversion", "Cafe\u0301 conversion"
+    query = "kind: userflux/query\nname: {name}\nspec: {{sql: SELECT 1}}\n"
+    root = project(
+        tmp_path,
+        {
+            "metricsync.yaml": USERFLUX_CONFIG,
+            "definitions/a.yaml": query.format(name=composed),
+            "definitions/b.yaml": query.format(name=decomposed),
+        },
+    )
+    code, out, _ = validate(root, capsys, "--no-cache")
+    assert (code, out.splitlines()[0]) == (
+        3,
+        f"definitions/b.yaml:2:7: duplicate name {decomposed!r} for userflux/query (as "
+        f"{composed!r}; the same text in another Unicode form: 'Caf\\xe9 conversion' and "
+        "'Cafe\\u0301 conversion'); first defined at definitions/a.yaml:1 [/name]",
+    )
+
+
+USERFLUX_CONFIG = """\
+version: 1
+targets:
+  userflux:
+    provider: userflux
+    client_secret: env:USERFLUX_CLIENT_SECRET
+    environment_api_key: env:USERFLUX_METRICS_API_KEY
+    definitions: [definitions]
+"""
+
+
+@pytest.mark.parametrize("broken", ["a folder", "permission denied", "not UTF-8"])
+def test_an_unreadable_config_is_invalid_input(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    broken: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "metricsync.yaml"
+    if broken == "a folder":
+        config.mkdir()
+        expected = f"Error: cannot read the config file {config}: Is a directory\n"
+    elif broken == "permission denied":
+        config.write_text(CONFIG)
+        read_bytes = Path.read_bytes
+
+        def refuse(path: Path) -> bytes:  # chmod 000 does not stop root, who runs CI containers
+            if path == config:
+                raise PermissionError(13, "Permission denied", str(path))
+            return read_bytes(path)
+
+        monkeypatch.setattr(Path, "read_bytes", refuse)
+        expected = f"Error: cannot read the config file {config}: Permission denied\n"
+    else:
+        config.write_bytes(b"version: 1\n\xff\xfe\n")
+        expected = "metricsync.yaml:2:1: the file is not UTF-8 text (invalid leading UTF-8 octet)\n"
+    for command in ("validate", "plan", "targets"):
+        code = run([command, "--config", str(config)])
+        captured = capsys.readouterr()
+        first = (captured.out + captured.err).splitlines(keepends=True)[0]
+        assert (code, first) == (3, expected)

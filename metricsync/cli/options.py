@@ -15,7 +15,10 @@ def config_option(function: F) -> F:
     return click.option(
         "--config",
         "config_path",
-        type=click.Path(path_type=Path, dir_okay=False),
+        # Not dir_okay=False: a folder given as config is exit 3 like any unreadable config
+        # (read_config says why), not a usage error.
+        type=click.Path(path_type=Path),
+        metavar="FILE",
         default=Path("metricsync.yaml"),
         show_default=True,
         help="Project config file.",
