@@ -1,14 +1,17 @@
 """Secret references (`env:NAME`): resolved only when a target is used, and scrubbed from text.
 
 Every value resolved here is remembered so that `redact` can remove it from any message, log line
-or file before it leaves the process.
+or file before it leaves the process, as written and in the escaped forms error messages quote.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+import unicodedata
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from metricsync.errors import ConfigError
 
@@ -32,6 +35,13 @@ class SecretRef:
                 f"target {target!r} needs {self.field}: set the environment variable "
                 f"{self.variable} (or run with --sandbox)"
             )
+        if any(_is_control(char) for char in value):
+            # never the value: an error message is the very place a secret must not reach
+            raise ConfigError(
+                f"target {target!r} needs {self.field}: the environment variable "
+                f"{self.variable} holds a control character (a line break such as a Windows "
+                "\\r\\n line ending, a tab or similar); set it to the secret alone"
+            )
         remember(value)
         return value
 
@@ -39,11 +49,30 @@ class SecretRef:
         return f"env:{self.variable}"
 
 
+def _is_control(char: str) -> bool:
+    """C0/C1 controls, DEL, and the Unicode line and paragraph separators."""
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp")
+
+
 def remember(value: str) -> None:
-    """Marks a value as secret so `redact` scrubs it from now on."""
-    if len(value) >= 4:
-        with _lock:
-            _known.add(value)
+    """Marks a value as secret so `redact` scrubs it from now on, with the forms it takes when
+    quoted by Python or JSON (a `\\r` escaped, `b'...'` of its bytes) or put into a URL."""
+    if len(value) < 4:
+        return
+    forms = {value, *_quoted_forms(value)}
+    with _lock:
+        _known.update(form for form in forms if len(form) >= 4)
+
+
+def _quoted_forms(value: str) -> set[str]:
+    return {
+        repr(value)[1:-1],  # str repr: escapes, either quote
+        repr(value.encode("utf-8"))[2:-1],  # b'...' as an HTTP library quotes a header value
+        value.encode("unicode_escape").decode("ascii"),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        quote(value, safe=""),
+    }
 
 
 def redact(text: str) -> str:
