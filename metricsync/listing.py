@@ -14,8 +14,10 @@ from typing import Any, Required, TypedDict, TypeVar, cast
 
 import msgspec
 
+from metricsync.errors import NetworkError
 from metricsync.live import LiveObject
 
+MAX_PAGES = 10_000  # pages of one list: ten million objects at Statsig's page size
 Key = TypeVar("Key", bound=Hashable)
 Body = TypeVar("Body")
 Page = TypeVar("Page")
@@ -99,3 +101,47 @@ def fetch_pages(
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)  # nothing more is sent after a failure
             raise
+
+
+class BadPagination(NetworkError):
+    """A list whose pages never end, or whose next-page links go round in a circle."""
+
+
+def check_page_count(target: str, pages: int) -> None:
+    """Refuses a list whose counts say it has more pages than any real project."""
+    if pages > MAX_PAGES:
+        raise BadPagination(
+            f"{target}: the list says it has {pages} pages, more than the {MAX_PAGES} "
+            "metricsync reads; stopped before reading them"
+        )
+
+
+def follow_links(
+    target: str,
+    get: Callable[[str], Body],
+    parse: Callable[[Body], Page],
+    first: Page,
+    next_link: Callable[[Page], str | None],
+) -> list[Page]:
+    """The pages after `first`, read one `next_link` after another: for a server that links its
+    pages without counting them. A link seen before (a cycle) or more than MAX_PAGES pages stop
+    the read with an error; which origins a link may point at is the client's check."""
+    pages: list[Page] = []
+    seen: set[str] = set()
+    link = next_link(first)
+    while link:
+        if link in seen:
+            raise BadPagination(
+                f"{target}: the list's next-page links go round in a circle (back to {link}); "
+                "stopped reading"
+            )
+        if len(seen) + 1 >= MAX_PAGES:
+            raise BadPagination(
+                f"{target}: the list's next-page links go on past {MAX_PAGES} pages; "
+                "stopped reading"
+            )
+        seen.add(link)
+        page = parse(get(link))
+        pages.append(page)
+        link = next_link(page)
+    return pages

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from metricsync.cli.options import config_option, format_option, sandbox_option
+from metricsync.cli.options import config_option, format_option, sandbox_option, timeout_option
 from metricsync.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -19,6 +19,7 @@ LISTED = 10  # skipped objects named per reason that needs the user's attention
 
 @click.command("import")
 @config_option
+@timeout_option
 @click.option(
     "--target",
     "targets",

@@ -66,3 +66,25 @@ def format_option(*choices: str) -> Callable[[F], F]:
         )(function)
 
     return decorate
+
+
+def timeout_option(function: F) -> F:
+    """--timeout SECONDS on every command that uses the network (SPEC 3): it starts the run's
+    deadline as the command line is read, before any request."""
+    from metricsync.deadline import DEFAULT_RUN_SECONDS, start_run
+
+    def start(context: click.Context, _param: click.Parameter, seconds: float) -> None:
+        start_run(seconds)
+        context.call_on_close(lambda: start_run(None))  # a later run in this process starts anew
+
+    return click.option(
+        "--timeout",
+        type=click.IntRange(min=1),
+        default=DEFAULT_RUN_SECONDS,
+        show_default=True,
+        metavar="SECONDS",
+        expose_value=False,
+        callback=start,
+        help="Deadline for the whole run, rate-limit waits and retries included; each request "
+        "also has its own limit of 120 s.",
+    )(function)

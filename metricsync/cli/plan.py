@@ -10,7 +10,13 @@ from typing import Any, TypeVar
 
 import click
 
-from metricsync.cli.options import config_option, format_option, sandbox_option, target_option
+from metricsync.cli.options import (
+    config_option,
+    format_option,
+    sandbox_option,
+    target_option,
+    timeout_option,
+)
 from metricsync.errors import ExitCode, Refused, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,6 +47,7 @@ def override_options(function: F) -> F:
 
 @click.command("plan")
 @config_option
+@timeout_option
 @target_option
 @sandbox_option
 @format_option("text", "markdown", "json")
@@ -85,6 +92,7 @@ def plan_command(
 @click.command("apply")
 @click.argument("planfile", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @config_option
+@timeout_option
 @target_option
 @sandbox_option
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (required off a terminal).")

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from metricsync.cli.options import config_option, format_option, sandbox_option, target_option
+from metricsync.cli.options import (
+    config_option,
+    format_option,
+    sandbox_option,
+    target_option,
+    timeout_option,
+)
 from metricsync.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -29,6 +35,7 @@ if TYPE_CHECKING:
     "(100, -3, 2.5) is a number; anything else is text.",
 )
 @config_option
+@timeout_option
 @target_option
 @sandbox_option
 @format_option("text", "json", "csv")

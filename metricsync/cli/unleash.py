@@ -14,6 +14,7 @@ from metricsync.cli.options import (
     sandbox_accepted,
     sandbox_option,
     target_option,
+    timeout_option,
 )
 from metricsync.errors import ExitCode, InvalidInput, UsageError
 
@@ -69,6 +70,7 @@ def validate_command(
     help="Send payloads the local record says were sent before; Unleash counts them again.",
 )
 @config_option
+@timeout_option
 @target_option
 @sandbox_option
 @format_option("text", "json")

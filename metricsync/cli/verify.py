@@ -6,11 +6,18 @@ from pathlib import Path
 
 import click
 
-from metricsync.cli.options import config_option, format_option, sandbox_option, target_option
+from metricsync.cli.options import (
+    config_option,
+    format_option,
+    sandbox_option,
+    target_option,
+    timeout_option,
+)
 
 
 @click.command("verify")
 @config_option
+@timeout_option
 @target_option
 @sandbox_option
 @format_option("text", "markdown", "json")

@@ -16,7 +16,13 @@ from metricsync.config import Target
 from metricsync.definitions import Definition
 from metricsync.diff import KindDiff
 from metricsync.errors import ApiError
-from metricsync.listing import ListFormat, LivePage, fetch_pages
+from metricsync.listing import (
+    ListFormat,
+    LivePage,
+    check_page_count,
+    fetch_pages,
+    follow_links,
+)
 from metricsync.live import LiveObject
 from metricsync.normalise import Rules, desired_document
 from metricsync.ownership import Claim, ForeignOwner, first_claim, tag_owner
@@ -135,6 +141,11 @@ def _mentions(raw: Mapping[str, Any], text: str) -> bool:
     return any(text in str(value).casefold() for value in fields if value)
 
 
+def _next_link(page: LivePage) -> str | None:
+    link = page.envelope.get("next")
+    return str(link) if link else None
+
+
 class PostHogProvider(Provider):
     limits = LIMITS
 
@@ -159,6 +170,10 @@ class PostHogProvider(Provider):
                 self._other_pages,
                 self.client.limits.concurrency,
             )
+            if pages[0].envelope.get("count") is None:  # count is optional: follow `next`
+                pages += follow_links(
+                    self.target.name, self._get_link, self._parse, pages[0], _next_link
+                )
             objects = [obj for page in pages for obj in page.objects]
         state = LiveState(objects, marker_supported=self.sync_tags)
         if self.tags_ignored:
@@ -175,17 +190,22 @@ class PostHogProvider(Provider):
             "GET", f"{self.base}/", params={"limit": PAGE_SIZE, "offset": offset}
         )
 
+    def _get_link(self, link: str) -> httpx.Response:
+        return self.client.send("GET", link)
+
     def _parse(self, response: httpx.Response) -> LivePage:
         body = self.client.decode(response, LIST.decode)
         return LIST.page(body, from_payload, self.owner_tag)
 
     def _other_pages(self, first: LivePage) -> list[int]:
-        """Offsets in steps of the server's own page size, which may be smaller than asked for."""
-        size = len(first.objects)
-        if not first.envelope.get("next") or size == 0:
+        """Offsets in steps of the server's own page size, which may be smaller than asked for;
+        none when the server does not count (then `read` follows the `next` links)."""
+        size, count = len(first.objects), first.envelope.get("count")
+        if not first.envelope.get("next") or size == 0 or count is None:
             return []
-        count = math.ceil(int(first.envelope.get("count") or 0) / size)
-        return [n * size for n in range(1, count)]
+        pages = math.ceil(int(count) / size)
+        check_page_count(self.target.name, pages)
+        return [n * size for n in range(1, pages)]
 
     def kind_diff(self, state: LiveState) -> KindDiff:
         rules = RULES

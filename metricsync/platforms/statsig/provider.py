@@ -19,7 +19,15 @@ from metricsync.config import Target
 from metricsync.definitions import Definition
 from metricsync.diff import KindDiff, top_field
 from metricsync.errors import ApiError
-from metricsync.listing import ListFormat, LivePage, fetch_pages
+from metricsync.listing import (
+    MAX_PAGES,
+    BadPagination,
+    ListFormat,
+    LivePage,
+    check_page_count,
+    fetch_pages,
+    follow_links,
+)
 from metricsync.live import LiveObject
 from metricsync.normalise import Rules, desired_document
 from metricsync.ownership import tag_owner
@@ -135,6 +143,11 @@ def _metric_data(content: bytes) -> dict[str, Any]:
     return data
 
 
+def _next_page(page: LivePage) -> str | None:
+    link = (page.envelope.get("pagination") or {}).get("nextPage")
+    return str(link) if link else None
+
+
 class StatsigProvider(Provider):
     limits = LIMITS
 
@@ -181,25 +194,29 @@ class StatsigProvider(Provider):
     def _counted(self, first: LivePage) -> list[int]:
         """Page numbers from the first page's counts (the server's own page size, which may be
         smaller than asked for); none when it does not count its pages."""
-        return list(range(2, (_page_count(first) or 1) + 1))
+        count = _page_count(first) or 1
+        check_page_count(self.target.name, count)
+        return list(range(2, count + 1))
 
     def _follow(self, first: LivePage) -> list[LiveObject]:
         """A server that links its pages without counting them (totalItems is optional) is read
         one link after another, sequentially."""
         if _page_count(first) is not None:
             return []
-        objects: list[LiveObject] = []
-        link = (first.envelope.get("pagination") or {}).get("nextPage")
-        while link:
-            page = self._parse(self.client.send("GET", str(link)))
-            objects += page.objects
-            link = (page.envelope.get("pagination") or {}).get("nextPage")
-        return objects
+        pages = follow_links(self.target.name, self._get_link, self._parse, first, _next_page)
+        return [obj for page in pages for obj in page.objects]
+
+    def _get_link(self, link: str) -> httpx.Response:
+        return self.client.send("GET", link)
 
     def _tag_names(self) -> set[str]:
         names: set[str] = set()
         page, more = 1, True
         while more:
+            if page > MAX_PAGES:
+                raise BadPagination(
+                    f"{self.target.name}: the tag list goes on past {MAX_PAGES} pages"
+                )
             body = self.client.send("GET", f"{API}/tags", params={"page": page, "limit": 100})
             payload = body.json()
             names.update(str(t.get("name")) for t in payload.get("data") or [])

@@ -54,20 +54,27 @@ class _Http(ApiClient):
         content, url = json.dumps(body).encode(), f"{self.base_url}{path}"
         headers = {"Content-Type": "application/json"}
         for attempt in range(self.retry.attempts):
+            self._check_deadline("POST", path)
             self.requests["POST"] += 1
+            timeout = min(self.timeout, self.deadline.remaining())  # per read: rows stream in
             try:
-                with self._http.stream("POST", path, content=content, headers=headers) as response:
+                with self._http.stream(
+                    "POST", path, content=content, headers=headers, timeout=timeout
+                ) as response:
                     if response.is_success:
                         yield response
                         return
                     response.read()
             except httpx.TransportError as exc:
+                self._check_deadline("POST", path)
                 what = f"{type(exc).__name__}: {redact(str(exc))}"
                 raise NetworkError(f"{self.target}: POST {url} failed: {what}") from None
             if response.status_code not in RETRY_STATUSES or attempt + 1 == self.retry.attempts:
                 detail = redact(excerpt(response))
                 raise ApiError(self.target, "POST", url, response.status_code, detail)
-            self.sleep(self.retry.delay(attempt, _seconds(response.headers.get("Retry-After"))))
+            retry_after = _seconds(response.headers.get("Retry-After"))
+            why = "Retry-After" if retry_after is not None else f"HTTP {response.status_code}"
+            self._wait(self.retry.delay(attempt, retry_after), why, "POST", path)
 
 
 class UserFluxClient:
