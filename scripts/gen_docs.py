@@ -455,7 +455,9 @@ def index_page(docs: list[CommandDoc]) -> str:
         "- [The sandbox](sandbox/): the emulator of the four platform APIs behind `--sandbox` "
         "and `metricsync sandbox serve`, platform by platform.\n"
         "- [The platforms](platforms/): what metricsync relies on about each platform's API, "
-        "where it comes from, what is unconfirmed and how metricsync copes.",
+        "where it comes from, what is unconfirmed and how metricsync copes.\n"
+        "- [Network: deadlines, waits and origins](network.md): `--timeout`, what metricsync "
+        "says while it waits on a rate limit, and where credentials may go.",
         "## Commands",
         "Every command takes `--help`; `metricsync --version` prints the version.",
         table(("command", "what it does"), command_rows),
