@@ -15,6 +15,7 @@ class SlidingWindowLimiter:
     def __init__(self, limits: list[tuple[int, float]], clock: Clock) -> None:
         self.limits, self.clock = limits, clock
         self.enabled = True
+        self.count_refused = False  # whether a refused hit uses up quota too
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
@@ -29,10 +30,9 @@ class SlidingWindowLimiter:
             while hits and hits[0] <= now - longest:
                 hits.popleft()
             wait = max((self._wait(hits, count, seconds, now) for count, seconds in self.limits))
-            if wait > 0:
-                return max(1, math.ceil(wait))
-            hits.append(now)
-            return None
+            if wait <= 0 or self.count_refused:
+                hits.append(now)
+            return max(1, math.ceil(wait)) if wait > 0 else None
 
     @staticmethod
     def _wait(hits: deque[float], count: int, seconds: float, now: float) -> float:

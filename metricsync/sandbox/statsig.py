@@ -18,6 +18,7 @@ from metricsync.sandbox.statsig_list import pagination, requested_page, tag_filt
 from metricsync.sandbox.statsig_metrics import MetricTable, merged_metric, new_metric, seeded_metric
 from metricsync.sandbox.statsig_rules import (
     CREATE,
+    CREATE_TYPES,
     NOT_FOUND,
     RENAME,
     RENAME_CONTRACT,
@@ -47,11 +48,16 @@ API_OWNER = {
 @dataclass(frozen=True)
 class StatsigSettings:
     api_keys: list[str] = field(default_factory=lambda: ["console-sandbox-key"])
-    rate_limits: list[list[float]] = field(default_factory=lambda: [[100, 10], [900, 900]])
+    rate_limits: list[list[float]] = field(default_factory=lambda: [[100, 10], [1800, 900]])
     rate_limit_reads: bool = False
+    rate_limit_per_key: bool = False
+    rate_limit_counts_refused: bool = True
     retry_after: bool = True
     default_page_size: int = 100
     max_page_size: int = 1000
+    over_max_page_size: str = "clamp"
+    name_type_route: bool = False
+    percentile_on_create: str = "accept"
     unknown_tags: str = "reject"
     unit_types: list[str] = field(default_factory=list)
     duplicate_message: str = "Name is already in use"
@@ -90,9 +96,14 @@ CHECKS: dict[str, choices.Check] = {
     "api_keys": _strings,
     "rate_limits": _limits,
     "rate_limit_reads": choices.boolean,
+    "rate_limit_per_key": choices.boolean,
+    "rate_limit_counts_refused": choices.boolean,
     "retry_after": choices.boolean,
     "default_page_size": choices.integer(1),
     "max_page_size": choices.integer(1),
+    "over_max_page_size": choices.one_of("clamp", "refuse"),
+    "name_type_route": choices.boolean,
+    "percentile_on_create": choices.one_of("accept", "reject"),
     "unknown_tags": choices.one_of("reject", "create"),
     "unit_types": lambda name, value: _strings(name, value) if value else [],
     "duplicate_message": choices.text,
@@ -113,6 +124,7 @@ class Statsig(SandboxPlatform):
         self.metrics = MetricTable(store)
         self.tags = TagTable(store)
         self.limiter = SlidingWindowLimiter(self._limits(), clock)
+        self.limiter.count_refused = self.settings.rate_limit_counts_refused
         self.router = Router()
         self._add_routes()
 
@@ -169,6 +181,7 @@ class Statsig(SandboxPlatform):
     def configure(self, settings: dict[str, Any]) -> None:
         self.settings = choices.updated(self.settings, settings, CHECKS, self.name)
         self.limiter.limits = self._limits()
+        self.limiter.count_refused = self.settings.rate_limit_counts_refused
 
     def credentials(self) -> dict[str, str]:
         return {"api_key": self.settings.api_keys[0]} if self.settings.api_keys else {}
@@ -180,7 +193,8 @@ class Statsig(SandboxPlatform):
 
     def list_metrics(self, request: Request) -> Response:
         settings = self.settings
-        page = requested_page(request, settings.default_page_size, settings.max_page_size)
+        refuse = settings.over_max_page_size == "refuse"
+        page = requested_page(request, settings.default_page_size, settings.max_page_size, refuse)
         show_hidden = request.param("showHiddenMetrics") == "true"
         keep = tag_filter(request, self.tags.names_by_id())
         stop = page.start + page.size
@@ -205,13 +219,18 @@ class Statsig(SandboxPlatform):
         return _metric_response(200, "Metric read successfully.", self._metric(metric_id))
 
     def read_by_name(self, request: Request, name: str, kind: str) -> Response:
-        metric = self.metrics.find(name, kind)
+        """Off by default: the route is in older notes but not in the vendor's specification."""
+        metric = self.metrics.find(name, kind) if self.settings.name_type_route else None
         if metric is None:
             raise StatsigError(404, NOT_FOUND)
         return _metric_response(200, "Metric read successfully.", metric)
 
     def create(self, request: Request) -> Response:
         fields = parse(CREATE, json_body(request))
+        if fields["type"] == "percentile" and self.settings.percentile_on_create == "reject":
+            options = " | ".join(f"'{t}'" for t in CREATE_TYPES if t != "percentile")
+            message = f"Invalid enum value. Expected {options}, received 'percentile'"
+            raise StatsigError.invalid([issue(("type",), message)])
         metric = new_metric(fields, self._now_ms(), self.settings.owner)
         self._check_rules(metric, None)
         self._check_verify(fields.get("isVerified") is True)
@@ -273,7 +292,7 @@ class Statsig(SandboxPlatform):
     def _throttle(self, request: Request, key: str) -> None:
         if request.method not in MUTATIONS and not self.settings.rate_limit_reads:
             return
-        wait = self.limiter.hit(key)
+        wait = self.limiter.hit(key if self.settings.rate_limit_per_key else "project")
         if wait is not None:
             headers = {"Retry-After": str(wait)} if self.settings.retry_after else None
             raise StatsigError(429, "Too Many Requests", headers=headers)

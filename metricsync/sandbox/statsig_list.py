@@ -27,11 +27,16 @@ class Page:
         return (self.number - 1) * self.size
 
 
-def requested_page(request: Request, default_size: int, max_size: int) -> Page:
-    """`page` (1-based) and `limit`; a limit above `max_size` is clamped, not refused."""
+def requested_page(
+    request: Request, default_size: int, max_size: int, refuse: bool = False
+) -> Page:
+    """`page` (1-based) and `limit`; a limit above `max_size` is clamped, or refused with a 400
+    when `refuse` is set."""
     issues: list[Issue] = []
     number = _positive_int(request.param("page"), "page", 1, issues)
     size = _positive_int(request.param("limit"), "limit", default_size, issues)
+    if refuse and size > max_size:
+        issues.append(issue(("limit",), f"Number must be less than or equal to {max_size}"))
     if issues:
         raise StatsigError.invalid(issues)
     return Page(number, min(size, max_size))

@@ -239,6 +239,19 @@ def test_statsig_pages_smaller_than_asked_for_are_all_read() -> None:
     assert list_requests(app, STATSIG_LIST) == 5
 
 
+def test_a_statsig_page_size_the_server_refuses_falls_back_to_100() -> None:
+    app = statsig_app(250, max_page_size=100, over_max_page_size="refuse")
+    assert read_statsig(app, expected=250) == names(250)
+    limits = [r.status for r in app.requests if r.path == STATSIG_LIST]
+    assert limits == [400, 200, 200, 200]
+
+
+def test_a_refused_statsig_page_of_100_is_an_error() -> None:
+    app = statsig_app(5, max_page_size=50, over_max_page_size="refuse")
+    with pytest.raises(ApiError, match="Number must be less than or equal to 50"):
+        read_statsig(app, expected=5)
+
+
 def test_posthog_reads_every_metric_once_in_the_fewest_requests() -> None:
     app = posthog_app(2100)
     got = read_posthog(app, expected=2100)

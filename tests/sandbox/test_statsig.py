@@ -464,14 +464,52 @@ def test_mutations_over_the_10_second_limit_get_429_with_retry_after(
 
 
 def test_mutations_over_the_15_minute_limit_get_429(api: httpx.Client, clock: FakeClock) -> None:
-    for _ in range(9):
+    for _ in range(18):
         for _ in range(100):
             assert api.delete("/console/v1/metrics/nope::sum").status_code == 404
         clock.now += 10
     limited = api.delete("/console/v1/metrics/nope::sum")
 
     assert limited.status_code == 429
-    assert limited.headers["Retry-After"] == str(900 - 90)
+    assert limited.headers["Retry-After"] == str(900 - 180)
+
+
+def test_every_key_of_the_project_shares_the_limits(api: httpx.Client, statsig: Statsig) -> None:
+    statsig.configure({"api_keys": ["console-one", "console-two"], "rate_limits": [[2, 10]]})
+    one, two = {"STATSIG-API-KEY": "console-one"}, {"STATSIG-API-KEY": "console-two"}
+    first = api.delete("/console/v1/metrics/nope::sum", headers=one)
+    second = api.delete("/console/v1/metrics/nope::sum", headers=two)
+    shared = api.delete("/console/v1/metrics/nope::sum", headers=one)
+    statsig.configure({"rate_limit_per_key": True})
+    statsig.limiter.reset()
+    per_key = [
+        api.delete("/console/v1/metrics/nope::sum", headers=h).status_code for h in (one, one, two)
+    ]
+
+    assert (first.status_code, second.status_code, shared.status_code) == (404, 404, 429)
+    assert per_key == [404, 404, 404]
+
+
+def test_refused_attempts_count_toward_the_limits(
+    api: httpx.Client, statsig: Statsig, clock: FakeClock
+) -> None:
+    statsig.configure({"rate_limits": [[2, 10]]})
+    sent = []
+    for _ in range(4):  # two allowed, two refused at t=0, 5
+        sent.append(api.delete("/console/v1/metrics/nope::sum").status_code)
+        clock.now += 5 if len(sent) == 3 else 0
+    clock.now += 5  # t=10: the first two left the window, the refused one at t=5 has not
+    counted = [api.delete("/console/v1/metrics/nope::sum").status_code for _ in range(2)]
+    statsig.configure({"rate_limit_counts_refused": False})
+    statsig.limiter.reset()
+    clock.now += 10
+    uncounted = [api.delete("/console/v1/metrics/nope::sum").status_code for _ in range(3)]
+    clock.now += 10
+    after = api.delete("/console/v1/metrics/nope::sum").status_code
+
+    assert sent == [404, 404, 429, 429]
+    assert counted == [404, 429]
+    assert (uncounted, after) == ([404, 404, 429], 404)
 
 
 def test_retry_after_header_can_be_switched_off(api: httpx.Client, statsig: Statsig) -> None:
@@ -510,7 +548,22 @@ def test_rename_onto_a_name_in_use_is_400(api: httpx.Client) -> None:
     assert response.json() == {"status": 400, "message": "Name is already in use"}
 
 
-def test_read_by_name_and_type_matches_the_current_name(api: httpx.Client) -> None:
+def test_the_name_and_type_route_is_off_unless_configured(
+    api: httpx.Client, statsig: Statsig
+) -> None:
+    create(api, name="Some metric")
+    off = api.get("/console/v1/metrics/Some%20metric/sum")
+    statsig.configure({"name_type_route": True})
+    on = api.get("/console/v1/metrics/Some%20metric/sum")
+
+    assert (off.status_code, off.json()) == (404, NOT_FOUND)
+    assert on.json()["data"]["id"] == "Some metric::sum"
+
+
+def test_read_by_name_and_type_matches_the_current_name(
+    api: httpx.Client, statsig: Statsig
+) -> None:
+    statsig.configure({"name_type_route": True})
     create(api, name="Old Name")
     api.post("/console/v1/metrics/Old%20Name%3A%3Asum", json={"name": "New / Name"})
     current = api.get("/console/v1/metrics/New%20%2F%20Name/sum")
@@ -540,6 +593,66 @@ def test_list_limit_above_the_maximum_is_clamped(api: httpx.Client, statsig: Sta
         {"property": "page", "errorMessage": "Number must be greater than or equal to 1"},
         {"property": "limit", "errorMessage": "Expected number, received nan"},
     ]
+
+
+def test_list_limit_above_the_maximum_can_be_refused(api: httpx.Client, statsig: Statsig) -> None:
+    statsig.configure({"max_page_size": 100, "over_max_page_size": "refuse"})
+    refused = api.get("/console/v1/metrics/list?page=1&limit=1000")
+    fine = api.get("/console/v1/metrics/list?page=1&limit=100")
+
+    assert refused.json()["errors"] == [
+        {"property": "limit", "errorMessage": "Number must be less than or equal to 100"}
+    ]
+    assert fine.status_code == 200
+
+
+def test_percentile_on_create_is_accepted_unless_configured(
+    api: httpx.Client, statsig: Statsig
+) -> None:
+    body = {"name": "Latency p95", "type": "percentile"}
+    accepted = api.post("/console/v1/metrics", json=body)
+    statsig.configure({"percentile_on_create": "reject"})
+    rejected = api.post("/console/v1/metrics", json={**body, "name": "Latency p99"})
+
+    assert accepted.status_code == 201
+    assert errors_of(rejected) == ["type"]
+
+
+def test_a_warehouse_metric_keeps_the_common_top_level_fields(api: httpx.Client) -> None:
+    body = {
+        "name": "orders_per_user",
+        "type": "user_warehouse",
+        "directionality": "decrease",
+        "isReadOnly": True,
+        "isVerified": True,
+        "unitTypes": ["userID"],
+        "warehouseNative": {"aggregation": "count", "metricSourceName": "orders"},
+    }
+    data = api.post("/console/v1/metrics", json=body).json()["data"]
+
+    assert {k: data[k] for k in body} == body
+
+
+@pytest.mark.parametrize("behaviour", ["apply", "ignore"])
+def test_definition_keys_on_update_are_applied_or_ignored_as_configured(
+    api: httpx.Client, statsig: Statsig, behaviour: str
+) -> None:
+    create(api)
+    statsig.configure({"update_definition_fields": behaviour})
+    events = [{"name": "refund", "type": "value", "criteria": []}]
+    response = api.post(
+        "/console/v1/metrics/checkout_revenue::sum",
+        json={"description": "Net", "metricEvents": events, "rollupTimeWindow": "custom"},
+    )
+    data = response.json()["data"]
+
+    assert (response.status_code, data["description"]) == (200, "Net")
+    if behaviour == "apply":
+        assert (data["metricEvents"], data["rollupTimeWindow"]) == (events, "custom")
+        assert data["lineage"]["events"] == ["refund"]
+    else:
+        assert data["metricEvents"] == metric_body()["metricEvents"]
+        assert "rollupTimeWindow" not in data
 
 
 def test_tags_are_read_patched_and_deleted(api: httpx.Client) -> None:

@@ -37,6 +37,7 @@ from metricsync.provider import LiveState, Provider, describe_fields, without_ig
 KIND = "statsig/metric"
 API = "/console/v1"
 PAGE_SIZE = 1000  # the client asks for this; the server may answer with smaller pages
+FALLBACK_PAGE_SIZE = 100  # asked for when the server refuses PAGE_SIZE
 CREATE_TYPES = frozenset(
     {"ratio", "mean", "event_count_custom", "event_user", "funnel", "composite",
      "composite_sum", "sum", "undefined", "user_warehouse", "percentile"}
@@ -155,6 +156,7 @@ class StatsigProvider(Provider):
         super().__init__(target, transport)
         self.owner_tag = target.policy.owner_tag
         self._tags: set[str] = set()  # tag names that exist on the project
+        self._page_size = PAGE_SIZE
         self.configured_create_only = tuple(target.settings.get("create_only_fields") or ())
         self.learnt_create_only = tuple(target.settings.get(LEARNT_CREATE_ONLY) or ())
         self._learning = threading.Lock()
@@ -163,14 +165,17 @@ class StatsigProvider(Provider):
         return {"STATSIG-API-KEY": self.target.secret("api_key"), "STATSIG-API-VERSION": "20240601"}
 
     def read(self, expected: int = 0) -> LiveState:
-        guessed = list(range(2, math.ceil(expected / PAGE_SIZE) + 1))
         with ThreadPoolExecutor(max_workers=1) as side, paused_gc(keep=True):
             tags = side.submit(self._tag_names)  # independent of the metric pages: overlap them
-            pages = fetch_pages(
-                self._get, self._parse, 1, guessed, self._counted, self.client.limits.concurrency
-            )
-            objects = [obj for page in pages for obj in page.objects]
-            objects += self._follow(pages[0])
+            try:
+                objects = self._metrics(expected)
+            except ApiError as exc:
+                if exc.status != 400 or self._page_size == FALLBACK_PAGE_SIZE:
+                    raise
+                # The API declares no maximum page size: a server that refuses ours is asked
+                # for pages of 100, the size every version accepts (docs/platforms/statsig.md).
+                self._page_size = FALLBACK_PAGE_SIZE
+                objects = self._metrics(expected)
             self._tags = tags.result()
         state = LiveState(objects)
         learnt = [f for f in self.learnt_create_only if f not in self.configured_create_only]
@@ -183,8 +188,16 @@ class StatsigProvider(Provider):
             )
         return state
 
+    def _metrics(self, expected: int) -> list[LiveObject]:
+        guessed = list(range(2, math.ceil(expected / self._page_size) + 1))
+        pages = fetch_pages(
+            self._get, self._parse, 1, guessed, self._counted, self.client.limits.concurrency
+        )
+        objects = [obj for page in pages for obj in page.objects]
+        return objects + self._follow(pages[0])
+
     def _get(self, page: int) -> httpx.Response:
-        params = {"page": page, "limit": PAGE_SIZE, "showHiddenMetrics": "true"}
+        params = {"page": page, "limit": self._page_size, "showHiddenMetrics": "true"}
         return self.client.send("GET", f"{API}/metrics/list", params=params)
 
     def _parse(self, response: httpx.Response) -> LivePage:

@@ -1,4 +1,4 @@
-"""Statsig's create-time rules that a schema cannot express (api/statsig.md §5–§6)."""
+"""Statsig's create-time rules that a schema cannot express (docs/platforms/statsig.md)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,12 @@ from metricsync.platforms.base import Finding
 Identity = tuple[Any, Any]  # (name, type): how Statsig names a metric, `name::type`
 NAME = re.compile(r"^[a-zA-Z0-9_.\-()/ %:]*$")
 EVENT_TYPES = frozenset({"sum", "mean", "event_count_custom", "ratio"})
+# What a Warehouse Native metric takes outside `warehouseNative`: the vendor's own Terraform
+# test sets and reads back directionality, isReadOnly, isVerified and unitTypes there too.
+WAREHOUSE_TOP_LEVEL = frozenset(
+    {"type", "tags", "isPermanent", "description", "warehouseNative", "directionality",
+     "isReadOnly", "isVerified", "unitTypes", "team", "teamID"}
+)  # fmt: skip
 FUNNEL_STEP_TYPES = {
     "users": {"event_user", "event_dau"},
     "events": {"event_count", "event_count_custom"},
@@ -70,6 +76,14 @@ def _per_type(d: Definition, spec: Mapping[str, Any]) -> Iterator[Finding]:
             )
     elif kind == "user_warehouse":
         yield from _warehouse(d, spec)
+    elif kind == "percentile":
+        yield Finding(
+            d,
+            ("spec", "type"),
+            "percentile is not in the create types of Statsig's API specification (its metric "
+            "guidance lists it): the project may refuse the create (docs/platforms/statsig.md)",
+            severity="warning",
+        )
 
 
 def _needs(d: Definition, spec: Mapping[str, Any], what: str, *fields: str) -> Iterator[Finding]:
@@ -103,9 +117,8 @@ def _funnel(d: Definition, spec: Mapping[str, Any]) -> Iterator[Finding]:
 def _warehouse(d: Definition, spec: Mapping[str, Any]) -> Iterator[Finding]:
     if not spec.get("warehouseNative"):
         yield Finding(d, ("spec",), "a user_warehouse metric needs warehouseNative")
-    allowed = {"type", "tags", "isPermanent", "description", "warehouseNative"}
     for key in spec:
-        if key not in allowed:
+        if key not in WAREHOUSE_TOP_LEVEL:
             yield Finding(
                 d,
                 ("spec", key),
