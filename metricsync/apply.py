@@ -122,7 +122,7 @@ def _run_concurrently(
     done: dict[str, Outcome] = {}
     pending = list(changes)
     running: dict[Future[Outcome], Change] = {}
-    with ThreadPoolExecutor(max_workers=provider.limits.concurrency) as pool:
+    with ThreadPoolExecutor(max_workers=provider.limits.writes_in_flight) as pool:
         while pending or running:
             if stop.interrupted:
                 pending = _not_started(target, pending, done, progress, stop)

@@ -58,7 +58,8 @@ class Limits:
 
     windows: tuple[tuple[int, float], ...] = ()
     paced_methods: frozenset[str] = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
-    concurrency: int = 8
+    concurrency: int = 8  # requests in flight while reading
+    writes_in_flight: int = 8  # changes apply runs at once
 
     def minimum_seconds(self, requests: int) -> float:
         """The least time `requests` paced requests can take from a standing start."""

@@ -85,9 +85,13 @@ CREATE_ONLY = (
     "customRollUpEnd", "funnelEventList", "funnelCountDistinct",
 )  # fmt: skip
 LEARNT_CREATE_ONLY = "learnt_create_only_fields"  # state.json key: what an apply found out
+# About 1,800 requests per 15 minutes per project, shared by every key, plus a burst guard of
+# unpublished size, refused attempts counting too (docs/platforms/statsig.md#rate-limits): at
+# most 50 mutations per 10 s, half the burst limit Statsig once published, and 4 in flight.
 LIMITS = Limits(
-    windows=((100, 10.0), (900, 900.0)),  # per project, mutations only (§11)
+    windows=((50, 10.0), (1800, 900.0)),
     paced_methods=frozenset({"POST", "PUT", "PATCH", "DELETE"}),
+    writes_in_flight=4,
 )
 
 
