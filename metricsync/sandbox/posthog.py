@@ -13,8 +13,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from metricsync.sandbox import choices
-from metricsync.sandbox.http import Request, Response, Router
+from metricsync.sandbox.http import Handler, Request, Response, Router
 from metricsync.sandbox.platform import Clock, SandboxPlatform
+from metricsync.sandbox.posthog_experiments import (
+    ExperimentRoutes,
+    ExperimentTable,
+    Linked,
+    seeded_experiment,
+)
 from metricsync.sandbox.posthog_fields import PostHogError, clean, invalid, json_body, tagify
 from metricsync.sandbox.posthog_list import links, matcher, requested_window
 from metricsync.sandbox.posthog_metrics import ActionTable, SavedMetricTable
@@ -56,6 +62,7 @@ class PostHogSettings:
     null_description: str = "clear"
     created_by: dict[str, Any] = field(default_factory=lambda: dict(CREATED_BY))
     user_access_level: str = "editor"
+    list_full_experiments: bool = False
 
 
 def _keys(name: str, value: Any) -> list[str]:
@@ -102,6 +109,7 @@ CHECKS: dict[str, choices.Check] = {
     "null_description": choices.one_of("clear", "ignore"),
     "created_by": _user,
     "user_access_level": choices.text,
+    "list_full_experiments": choices.boolean,
 }
 
 
@@ -114,10 +122,11 @@ class PostHog(SandboxPlatform):
         self.settings = PostHogSettings()
         self.metrics = SavedMetricTable(store)
         self.actions = ActionTable(store)
+        self.experiments = ExperimentTable(store, self._linked, self._now)
         self.limiter = SlidingWindowLimiter(self._limits(), clock)
         self.router = Router()
         item = METRICS + "/{metric_id}"
-        for method, template, handler in (
+        routes: list[tuple[str, str, Handler]] = [
             ("GET", METRICS, self.list_metrics),
             ("POST", METRICS, self.create),
             ("GET", item, self.read),
@@ -125,7 +134,9 @@ class PostHog(SandboxPlatform):
             ("PUT", item, self.put),
             ("DELETE", item, self.delete),
             ("GET", "/{project}/tags", self.list_tags),
-        ):
+            *ExperimentRoutes(self.experiments, lambda: self.settings).routes(),
+        ]
+        for method, template, handler in routes:
             # Both prefixes, with and without the trailing slash: links echo the path as sent.
             for prefix, slash in itertools.product(self.prefixes, ("", "/")):
                 self.router.add(method, prefix.rstrip("/") + template + slash, handler)
@@ -143,12 +154,15 @@ class PostHog(SandboxPlatform):
         self.configure(data.get("settings") or {})
         for raw_id, section in (data.get("projects") or {}).items():
             project = int(raw_id)
-            _only(section, ("saved_metrics", "actions"), f"seed project {raw_id}")
+            _only(section, ("saved_metrics", "actions", "experiments"), f"seed project {raw_id}")
             for action in section.get("actions") or []:
                 self.actions.put(project, action)
                 self.metrics.forget_encodings()  # read-back shows the actions' current names
             for seeded in section.get("saved_metrics") or []:
                 self.metrics.put(self._seeded(project, seeded))
+            for seeded in section.get("experiments") or []:
+                named = lambda name, p=project: self.metrics.name_holder(p, name)  # noqa: E731
+                self.experiments.put(seeded_experiment(seeded, project, self.experiments, named))
 
     def provide(self, data: dict[str, Any]) -> None:
         """Actions the definitions reference, under the names they give them; an action that
@@ -228,7 +242,9 @@ class PostHog(SandboxPlatform):
 
     def delete(self, request: Request, project: str, metric_id: str) -> Response:
         with self.store.lock:
-            self.metrics.remove(self._stored(project, metric_id))
+            doc = self._stored(project, metric_id)
+            self.metrics.remove(doc)
+            self.experiments.unlink(doc["id"])  # every link to it cascades away (§E5)
         return Response(204)
 
     def list_tags(self, request: Request, project: str) -> Response:
@@ -359,6 +375,15 @@ class PostHog(SandboxPlatform):
             "tags": self._tags(doc),
             "user_access_level": self.settings.user_access_level,
         }
+
+    def _linked(self, project: int, metric_id: int) -> Linked | None:
+        """A saved metric as experiment links show it: read live, current action names."""
+        doc = self.metrics.get(project, metric_id)
+        if doc is None:
+            return None
+        return Linked(
+            doc["name"], with_action_names(doc["query"], lambda i: self.actions.name(project, i))
+        )
 
     def _tags(self, doc: dict[str, Any]) -> list[str]:
         return list(doc["tags"]) if self.settings.tagging else []

@@ -14,6 +14,7 @@ from metricsync.sandbox import choices
 from metricsync.sandbox.http import Request, Response, Router
 from metricsync.sandbox.platform import Clock, SandboxPlatform
 from metricsync.sandbox.ratelimit import SlidingWindowLimiter
+from metricsync.sandbox.statsig_experiments import ExperimentRoutes
 from metricsync.sandbox.statsig_list import pagination, requested_page, tag_filter
 from metricsync.sandbox.statsig_metrics import MetricTable, merged_metric, new_metric, seeded_metric
 from metricsync.sandbox.statsig_rules import (
@@ -65,6 +66,8 @@ class StatsigSettings:
     can_verify: bool = True
     owner: dict[str, Any] = field(default_factory=lambda: dict(API_OWNER))
     update_definition_fields: str = "apply"
+    lineage_includes_tags: bool = True
+    lineage_unknown_metric: str = "not_found"
 
 
 def _strings(name: str, value: Any) -> list[str]:
@@ -111,6 +114,8 @@ CHECKS: dict[str, choices.Check] = {
     "can_verify": choices.boolean,
     "owner": _owner,
     "update_definition_fields": choices.one_of("apply", "ignore"),
+    "lineage_includes_tags": choices.boolean,
+    "lineage_unknown_metric": choices.one_of("not_found", "empty"),
 }
 
 
@@ -123,6 +128,7 @@ class Statsig(SandboxPlatform):
         self.settings = StatsigSettings()
         self.metrics = MetricTable(store)
         self.tags = TagTable(store)
+        self.experiments = ExperimentRoutes(store, self.metrics.get, lambda: self.settings)
         self.limiter = SlidingWindowLimiter(self._limits(), clock)
         self.limiter.count_refused = self.settings.rate_limit_counts_refused
         self.router = Router()
@@ -130,6 +136,7 @@ class Statsig(SandboxPlatform):
 
     def _add_routes(self) -> None:
         add, metric = self.router.add, "/console/v1/metrics/{metric_id}"
+        self.experiments.register(self.router)  # first: its lineage path has two segments too
         add("GET", "/console/v1/metrics/list", self.list_metrics)
         add("POST", "/console/v1/metrics", self.create)
         add("GET", metric, self.read)
@@ -163,7 +170,7 @@ class Statsig(SandboxPlatform):
             return error.response()
 
     def seed(self, data: dict[str, Any]) -> None:
-        unknown = set(data) - {"metrics", "tags", "settings"}
+        unknown = set(data) - {"metrics", "tags", "settings", "experiments"}
         if unknown:
             raise ValueError(f"unknown statsig seed key(s): {', '.join(sorted(unknown))}")
         self.configure(data.get("settings") or {})
@@ -177,6 +184,7 @@ class Statsig(SandboxPlatform):
         self.tags.ensure(tag for metric in metrics for tag in metric["tags"])
         for metric in metrics:
             self.metrics.put(metric)
+        self.experiments.seed(data.get("experiments") or [])
 
     def configure(self, settings: dict[str, Any]) -> None:
         self.settings = choices.updated(self.settings, settings, CHECKS, self.name)

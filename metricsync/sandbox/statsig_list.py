@@ -60,9 +60,11 @@ def _positive_int(raw: str | None, name: str, default: int, issues: list[Issue])
     return default
 
 
-def pagination(request: Request, page: Page, total: int) -> dict[str, Any]:
+def pagination(
+    request: Request, page: Page, total: int, filters: tuple[str, ...] = FILTER_PARAMS
+) -> dict[str, Any]:
     """The §4 block. Links keep the request's filters so following `nextPage` lists the same set."""
-    kept = [(k, v) for k in FILTER_PARAMS for v in request.query.get(k, [])]
+    kept = [(k, v) for k in filters for v in request.query.get(k, [])]
     last = max(1, math.ceil(total / page.size))
 
     def link(number: int) -> str:
