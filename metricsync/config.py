@@ -25,6 +25,7 @@ class Policy:
     prune: bool = False
     owner_tag: str = "managed-by-metricsync"
     foreign_owner_prefix: str = "managed-by-"  # other repositories' markers (SPEC 4.3)
+    protect_in_use: bool = True  # refuse deletes and replaces running experiments use (4.7)
     max_deletes: int = 5
     max_changes_percent: float = 30
 

@@ -39,6 +39,16 @@ class FieldChange:
 
 
 @dataclass(frozen=True)
+class Use:
+    """An experiment that uses the object a change touches (SPEC 4.7)."""
+
+    id: str
+    name: str
+    status: str  # as the platform says it
+    running: bool  # its results are still being computed: the change alters them
+
+
+@dataclass(frozen=True)
 class Change:
     action: Action
     kind: str
@@ -52,6 +62,8 @@ class Change:
     source: str | None = None  # "file:line" of the definition
     depends_on: tuple[str, ...] = ()  # keys of changes that must succeed first
     protected: bool = False
+    used_by: tuple[Use, ...] | None = None  # experiments using the object; None: not looked up
+    usage_unknown: str | None = None  # why the lookup failed: the object counts as in use
     definition: Definition | None = field(default=None, compare=False, repr=False)
     live: LiveObject | None = field(default=None, compare=False, repr=False)
 
@@ -95,7 +107,8 @@ class TargetPlan:
     lookalikes: tuple[Lookalike, ...] = ()
     notes: tuple[str, ...] = ()  # warnings a reviewer must see (e.g. prune disabled)
     refusals: tuple[str, ...] = ()  # safety rules that fired; apply refuses while any remain
-    api_calls: int = 0
+    api_calls: int = 0  # requests a run makes: the changes, and the usage lookups (SPEC 4.7)
+    lookups: int = 0  # of api_calls, those that look up the experiments using an object
     minimum_seconds: float = 0.0
     managed_count: int = 0  # live objects metricsync owns on this target
 

@@ -20,6 +20,7 @@ from metricsync.errors import ConfigError
 from metricsync.plan import Action, Change, ForeignTwin, Plan, TargetPlan
 from metricsync.platforms import PLATFORMS
 from metricsync.provider import LiveState, Provider
+from metricsync.usage import Lookup, in_use_refusals, needs_lookup, with_usage
 from metricsync.workspace import Workspace, open_workspace
 
 TransportFor = Callable[[Target], httpx.BaseTransport | None]
@@ -37,6 +38,7 @@ class Overrides:
     allow_deletes: int | None = None
     allow_changes_percent: float | None = None
     adopt_from: tuple[str, ...] = ()
+    allow_in_use: bool = False  # apply --allow-in-use: deletes and replaces running experiments use
 
 
 def synced_targets(workspace: Workspace) -> list[Target]:
@@ -143,8 +145,10 @@ def plan_target(
     if reviewed is not None:
         changes = tuple(c for c in result.changes if reviewed(target.name, c))
         left = tuple(c for c in result.changes if not reviewed(target.name, c))
+    changes, lookup = look_up_usage(changes, provider)
     managed = sum(1 for o in state.objects if o.owned and not o.generated)
     mutations = provider.setup_calls(changes) + sum(provider.calls(c) for c in changes)
+    paced = mutations + lookup.paced
     return TargetPlan(
         target=target.name,
         provider=target.provider,
@@ -155,10 +159,24 @@ def plan_target(
             *map(foreign_refusal, result.foreign),
             *refusals(changes, target.policy, managed, overrides),
         ),
-        api_calls=mutations,
-        minimum_seconds=provider.limits.minimum_seconds(mutations),
+        api_calls=mutations + lookup.requests,
+        lookups=lookup.requests,
+        minimum_seconds=provider.limits.minimum_seconds(paced),
         managed_count=managed,
     )
+
+
+def look_up_usage(
+    changes: tuple[Change, ...], provider: Provider
+) -> tuple[tuple[Change, ...], Lookup]:
+    """The experiments using each object a change removes or re-measures (SPEC 4.7), looked
+    up for those changes only; the others are returned as they are."""
+    needing = [c for c in changes if needs_lookup(c, provider.measuring_fields)]
+    if not needing:
+        return changes, Lookup()
+    lookup = provider.usage([c.live for c in needing if c.live is not None])
+    chosen = {id(c) for c in needing}
+    return tuple(with_usage(c, lookup) if id(c) in chosen else c for c in changes), lookup
 
 
 def _notes(state: LiveState, result: DiffResult, policy: Policy) -> Iterator[str]:
@@ -194,6 +212,8 @@ def refusals(
     changes: tuple[Change, ...], policy: Policy, managed: int, overrides: Overrides
 ) -> Iterator[str]:
     """The safety rules that fire for these changes, each naming its rule and its override."""
+    if policy.protect_in_use and not overrides.allow_in_use:
+        yield from in_use_refusals(changes)
     for change in changes:
         if change.action == Action.REPLACE and change.protected:
             yield (

@@ -19,6 +19,7 @@ from metricsync.diff import KindDiff
 from metricsync.live import LiveObject
 from metricsync.plan import Change, FieldChange
 from metricsync.render.values import show
+from metricsync.usage import Lookup
 
 CREATE_ATTEMPTS = 3
 T = TypeVar("T")
@@ -35,6 +36,8 @@ class Provider(ABC):
     """One target of a synced platform for one run; owns its ApiClient."""
 
     limits: Limits
+    # Fields whose change alters what an experiment using the object measures (SPEC 4.7).
+    measuring_fields: tuple[str, ...] = ()
 
     def __init__(self, target: Target, transport: httpx.BaseTransport | None = None) -> None:
         self.target = target
@@ -71,6 +74,11 @@ class Provider(ABC):
 
     def prepare(self, changes: Sequence[Change]) -> None:  # noqa: B027 - optional hook
         """Runs once before the first change of an apply (default: nothing)."""
+
+    def usage(self, objects: Sequence[LiveObject]) -> Lookup:
+        """The experiments that use each of these live objects, read concurrently within the
+        rate limits; a failed read makes that usage unknown, never an error (default: none)."""
+        return Lookup()
 
     def setup_calls(self, changes: Sequence[Change]) -> int:
         """Requests `prepare` makes before the first change (e.g. creating missing tags)."""

@@ -96,6 +96,12 @@ def plan_command(
 @target_option
 @sandbox_option
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (required off a terminal).")
+@click.option(
+    "--allow-in-use",
+    is_flag=True,
+    help="Delete or replace objects running experiments use (or whose usage is unknown), "
+    "for this run only.",
+)
 @override_options
 def apply_command(
     planfile: Path | None,
@@ -103,6 +109,7 @@ def apply_command(
     targets: tuple[str, ...],
     sandbox: bool,
     yes: bool,
+    allow_in_use: bool,
     allow_deletes: int | None,
     allow_changes_percent: float | None,
     adopt_from: tuple[str, ...],
@@ -127,7 +134,7 @@ def apply_command(
     if saved is not None:  # the takeovers reviewed in the saved plan stay takeovers
         reviewed = (c.get("adopt_from") for c in saved.changes.values())
         adopt_from = (*adopt_from, *dict.fromkeys(r for r in reviewed if r and r not in adopt_from))
-    overrides = Overrides(allow_deletes, allow_changes_percent, adopt_from)
+    overrides = Overrides(allow_deletes, allow_changes_percent, adopt_from, allow_in_use)
     with open_session(config_path, names, sandbox) as session:
         _warn(session.workspace.warnings)
         plan = build_plan(

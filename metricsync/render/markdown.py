@@ -8,6 +8,7 @@ import re
 
 from metricsync.plan import Action, Change, Plan
 from metricsync.render.text import SYMBOLS
+from metricsync.render.usage import usage_risk, used_by_line
 from metricsync.render.values import duration, show, summary_counts
 
 LIMIT = 65_000
@@ -45,6 +46,10 @@ def _summary(plan: Plan) -> str:
 def _risks(plan: Plan) -> list[str]:
     risks = [f"**refused**: {_text(r)}" for r in plan.refusals]
     for t in plan.targets:
+        for change in t.changes:
+            risk = usage_risk(change, lambda n: f"`{_code(n)}`", _text)
+            if risk is not None:
+                risks.append(f"`{_code(t.target)}`: {risk}")
         risks += [
             f"adopt from {_text(c.adopt_from)} on `{_code(t.target)}`: {_text(c.name)} "
             "(another repository's object, taken over by --adopt-from)"
@@ -77,6 +82,9 @@ def _details(change: Change) -> str:
         body.append(f"~ ownership marker {change.adopt_from} replaced by ours")
     elif change.action == Action.ADOPT:
         body.append("~ ownership marker added")
+    used_by = used_by_line(change)
+    if used_by is not None:
+        body.append(f"! {used_by}")
     text = "\n".join(body) or "(no field changes)"
     fence = "`" * max(3, _longest_backticks(text) + 1)
     return f"<details><summary>{title}</summary>\n\n{fence}diff\n{text}\n{fence}\n\n</details>\n"

@@ -53,6 +53,7 @@ def _target(target: TargetPlan) -> dict[str, Any]:
         "notes": list(target.notes),
         "refusals": list(target.refusals),
         "api_calls": target.api_calls,
+        "lookups": target.lookups,
         "minimum_seconds": target.minimum_seconds,
         "managed_count": target.managed_count,
     }
@@ -71,7 +72,19 @@ def change_document(change: Change) -> dict[str, Any]:
         "source": change.source,
         "depends_on": list(change.depends_on),
         "fields": [_field(f) for f in change.fields],
+        "used_by": _used_by(change),
+        "usage_unknown": change.usage_unknown,
     }
+
+
+def _used_by(change: Change) -> list[dict[str, Any]] | None:
+    """The experiments using the object (SPEC 4.7); null when the change needed no lookup."""
+    if change.used_by is None:
+        return None
+    return [
+        {"id": u.id, "name": u.name, "status": u.status, "running": u.running}
+        for u in change.used_by
+    ]
 
 
 def _field(field: FieldChange) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import click
 
 from metricsync.apply import ApplyReport, Outcome, Status
 from metricsync.plan import Action, Change, Plan, TargetPlan
+from metricsync.render.usage import usage_risk, used_by_line
 from metricsync.render.values import duration, show, summary_counts
 
 SYMBOLS = {
@@ -39,9 +40,10 @@ def _target(target: TargetPlan, colour: bool) -> list[str]:
     lines += [f"  note: {note}" for note in target.notes]
     lines += [_style(f"  refused: {r}", "red", colour) for r in target.refusals]
     if target.changes:
+        lookups = f" ({target.lookups} to look up experiments)" if target.lookups else ""
         lines.append(
-            f"  {target.api_calls} API call(s); at least {duration(target.minimum_seconds)} "
-            f"under {target.provider}'s rate limits"
+            f"  {target.api_calls} API call(s){lookups}; at least "
+            f"{duration(target.minimum_seconds)} under {target.provider}'s rate limits"
         )
     return [*lines, ""]
 
@@ -65,6 +67,11 @@ def change_lines(change: Change, colour: bool) -> list[str]:
             lines.append(f"      {field.path}: {show(field.after)}")
         else:
             lines.append(f"      {field.path}: {show(field.before)} → {show(field.after)}")
+    used_by = used_by_line(change)
+    if used_by is not None:
+        lines.append(f"      {used_by}")
+    if change.action == Action.UPDATE and (risk := usage_risk(change, repr, str)) is not None:
+        lines.append(_style(f"      ! {risk}", "red", colour))
     return lines
 
 

@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 
 from metricsync.live import LiveObject
-from metricsync.plan import ABSENT, Action, Change, FieldChange, Lookalike, Plan, TargetPlan
+from metricsync.plan import (
+    ABSENT,
+    Action,
+    Change,
+    FieldChange,
+    Lookalike,
+    Plan,
+    TargetPlan,
+    Use,
+)
 from metricsync.render.markdown import LIMIT, render_markdown
 from metricsync.render.plan_json import render_json
 from metricsync.render.text import render_plan
@@ -68,8 +77,28 @@ def _plan(description: str = "Share of sessions that purchase") -> Plan:
             "Order value",
             live_id="Order value::sum",
             fields=(FieldChange("type", "sum", "mean"),),
+            usage_unknown="lookup failed: HTTP 503",
         ),
-        Change(Action.DELETE, "statsig/metric", "Old", live_id="Old::sum", live=owned),
+        Change(
+            Action.UPDATE,
+            "statsig/metric",
+            "Purchases",
+            live_id="Purchases::event_count_custom",
+            fields=(FieldChange("metricEvents[0].name", "purchase", "order_paid"),),
+            used_by=(Use("checkout_v2", "checkout-v2", "active", True),),
+        ),
+        Change(
+            Action.DELETE,
+            "statsig/metric",
+            "Old",
+            live_id="Old::sum",
+            live=owned,
+            used_by=(
+                Use("checkout_v2", "checkout-v2", "active", True),
+                Use("pricing_test", "pricing-test", "assignment_stopped", True),
+                Use("old_test", "old-test", "decision_made", False),
+            ),
+        ),
     )
     statsig = TargetPlan(
         "statsig-prod",
@@ -83,9 +112,14 @@ def _plan(description: str = "Share of sessions that purchase") -> Plan:
             "'Basket size' (definitions/statsig/basket.yaml:1) matches live object "
             "Basket size::mean, which another repository owns (marker managed-by-team-b); take "
             "it over with --adopt-from managed-by-team-b",
+            "'Old' is used by 2 running experiment(s): checkout-v2, pricing-test; deleting it "
+            "changes their results (lift it for one run with apply --allow-in-use)",
+            "the experiments using 'Order value' are unknown (lookup failed: HTTP 503), so it "
+            "counts as in use; not replacing it (lift it for one run with apply --allow-in-use)",
             "deletes 2 > max_deletes 1 (lift with --allow-deletes 2)",
         ),
-        api_calls=7,
+        api_calls=11,
+        lookups=3,
         minimum_seconds=0.0,
         managed_count=3,
     )
@@ -134,7 +168,7 @@ def test_markdown_escapes_user_text(hostile: str) -> None:
     assert "<img" not in outside_code and "@everyone" not in outside_code
     assert not re.search(r"(?<!\\)\]\(https://evil", outside_code)  # escaped: no link
     assert "**bold**" not in outside_code
-    assert outside_code.count("<details>") == outside_code.count("</details>") == 7
+    assert outside_code.count("<details>") == outside_code.count("</details>") == 8
     assert "\n# injected heading" not in outside_code
 
 

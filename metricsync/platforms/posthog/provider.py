@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -27,7 +27,9 @@ from metricsync.live import LiveObject
 from metricsync.normalise import Rules, desired_document
 from metricsync.ownership import Claim, ForeignOwner, first_claim, tag_owner
 from metricsync.plan import Change
+from metricsync.platforms.posthog.experiments import experiments_using
 from metricsync.provider import LiveState, Provider, without_ignored
+from metricsync.usage import Lookup
 
 KIND = "posthog/saved_metric"
 PAGE_SIZE = 1000
@@ -148,13 +150,15 @@ def _next_link(page: LivePage) -> str | None:
 
 class PostHogProvider(Provider):
     limits = LIMITS
+    measuring_fields = ("query",)  # linked experiments read it live (api/posthog-experiments.md)
 
     def __init__(self, target: Target, transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(target, transport)
         self.owner_tag = target.policy.owner_tag
         self.tags_ignored = bool(target.settings.get("tags_ignored"))  # learnt by an earlier apply
         self.sync_tags = bool(target.settings.get("sync_tags", True)) and not self.tags_ignored
-        self.base = f"/api/projects/{target.settings['project_id']}/experiment_saved_metrics"
+        self.project = f"/api/projects/{target.settings['project_id']}"
+        self.base = f"{self.project}/experiment_saved_metrics"
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.target.secret('api_key')}"}
@@ -274,6 +278,9 @@ class PostHogProvider(Provider):
 
     def written_view(self) -> KindDiff:
         return self.kind_diff(LiveState([], marker_supported=self.sync_tags))
+
+    def usage(self, objects: Sequence[LiveObject]) -> Lookup:
+        return experiments_using(self.client, self.project, objects)
 
     def delete(self, change: Change) -> None:
         assert change.live_id is not None

@@ -32,7 +32,9 @@ from metricsync.live import LiveObject
 from metricsync.normalise import Rules, desired_document
 from metricsync.ownership import tag_owner
 from metricsync.plan import Action, Change, FieldChange
+from metricsync.platforms.statsig.experiments import experiments_using
 from metricsync.provider import LiveState, Provider, describe_fields, without_ignored
+from metricsync.usage import Lookup
 
 KIND = "statsig/metric"
 API = "/console/v1"
@@ -155,6 +157,12 @@ def _next_page(page: LivePage) -> str | None:
 
 class StatsigProvider(Provider):
     limits = LIMITS
+    # What a scorecard computes: the type, the events and components it reads, their windows.
+    measuring_fields = (
+        "type", "metricEvents", "metricComponentMetrics", "rollupTimeWindow",
+        "customRollUpStart", "customRollUpEnd", "funnelEventList", "funnelCountDistinct",
+        "warehouseNative",
+    )  # fmt: skip
 
     def __init__(self, target: Target, transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(target, transport)
@@ -333,6 +341,9 @@ class StatsigProvider(Provider):
         body["tags"] = [tag for tag in body["tags"] if tag not in missing]
         path = f"{API}/metrics" if creating else metric_path(str(change.live_id))
         self.client.send("POST", path, body={**body, "dryRun": True})
+
+    def usage(self, objects: Sequence[LiveObject]) -> Lookup:
+        return experiments_using(self.client, objects)
 
     def delete(self, change: Change) -> None:
         assert change.live_id is not None
