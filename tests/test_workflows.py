@@ -35,6 +35,8 @@ ACTION_REF = "./.github/actions/metricsync"
 KEYS = {
     "STATSIG_CONSOLE_API_KEY": "console-sandbox-key",
     "POSTHOG_PERSONAL_API_KEY": "phx_sandbox_personal_key",
+    "USERFLUX_CLIENT_SECRET": "uf-sandbox-client-secret",
+    "USERFLUX_METRICS_API_KEY": "uf-sandbox-test-key",
 }
 GITHUB = {
     "github.token": "gh-test-token",
@@ -47,6 +49,7 @@ GITHUB = {
 }
 RUN_URL = "https://github.example/acme/metrics/actions/runs/4242"
 PLANNED = ["statsig-prod", "posthog-us"]  # the repository's config, less UserFlux and Unleash
+VERIFIED = ["statsig-prod", "userflux"]  # the targets verify checks on the platform
 STATSIG = {"matrix.target": "statsig-prod"}
 
 needs_jq = pytest.mark.skipif(
@@ -368,6 +371,10 @@ def test_the_matrix_holds_the_planned_targets(
         ("posthog-us", "posthog"),
     ]
     assert shell.outputs["count"] == "2"
+    if name == "plan":
+        verify = json.loads(shell.outputs["verify-matrix"])
+        assert verify["target"] == VERIFIED
+        assert shell.outputs["verify-count"] == "2"
 
 
 def plan_target(repo: Repo, capsys: pytest.CaptureFixture[str], target: str) -> Path:
@@ -396,6 +403,36 @@ def plan_target(repo: Repo, capsys: pytest.CaptureFixture[str], target: str) -> 
     return artifact
 
 
+def verify_target(
+    repo: Repo, capsys: pytest.CaptureFixture[str], target: str, passes: bool = True
+) -> Ran:
+    """The verify job of one target, up to its upload, and the comment job's download."""
+    document = workflow("plan")
+    job = Repo(repo.root, repo.temp / f"verify-{target}")
+    job.temp.mkdir()
+    values = {"matrix.target": target}
+    ran = metricsync_step(job, capsys, document, "verify", "Verify", **values)
+    assert ran.passed is passes, ran.out + ran.err
+    assert ran.out.startswith("### metricsync verify\n")
+    values |= outputs_of("verify", keep(job, "verify", ran))
+    shell = shell_step(job, document, "verify", "Keep the checks with their outcome", **values)
+    assert shell.code == 0, shell.stderr
+    upload = find_step(document, "verify", "Upload the checks")["with"]
+    download = find_step(document, "comment", "Download the checks")["with"]
+    name = expand(upload["name"], job.values(document, **values))
+    assert fnmatch.fnmatch(name, download["pattern"]) and download["merge-multiple"] is True
+    source = Path(expand(upload["path"], job.values(document)))
+    shutil.copytree(source, expand(download["path"], repo.values(document)), dirs_exist_ok=True)
+    return ran
+
+
+COMMENT_VALUES = {
+    "needs.validate.result": "success",
+    "needs.validate.outputs.matrix": json.dumps({"target": PLANNED}),
+    "needs.validate.outputs.verify-matrix": json.dumps({"target": VERIFIED}),
+}
+
+
 @needs_jq
 def test_the_plan_comment_is_posted_once_then_updated_in_place(
     repo: Repo, capsys: pytest.CaptureFixture[str], gh: FakeGitHub
@@ -407,9 +444,10 @@ def test_the_plan_comment_is_posted_once_then_updated_in_place(
             f"{target}/plan.md",
             f"{target}/stderr.txt",
         ]
+    for target in VERIFIED:
+        verify_target(repo, capsys, target)
     document = workflow("plan")
-    matrix = json.dumps({"target": PLANNED})
-    values = {"needs.validate.result": "success", "needs.validate.outputs.matrix": matrix}
+    values = COMMENT_VALUES
 
     gh.responses["repos/acme/metrics/issues/7/comments"] = [{"id": 1, "body": "LGTM"}]
     shell = shell_step(repo, document, "comment", "Post the plan", gh, **values)
@@ -419,10 +457,18 @@ def test_the_plan_comment_is_posted_once_then_updated_in_place(
     assert posted["args"][3] == "repos/acme/metrics/issues/7/comments"
     body = posted["body"]
     assert body.startswith("<!-- metricsync-plan -->\n## metricsync plan\n\nCommit abc1234 · ")
-    assert "| `statsig-prod` | changes pending |" in body
-    assert "| `posthog-us` | changes pending |" in body
-    assert "### metricsync plan · statsig-prod\n" in body
-    assert "### metricsync plan · posthog-us\n" in body
+    assert body.split("\n| target | plan | verify |\n|---|---|---|\n")[1].startswith(
+        "| `statsig-prod` | changes pending | passed |\n"
+        "| `posthog-us` | changes pending | — |\n"
+        "| `userflux` | — | passed |\n"
+    )
+    headings = [line for line in body.splitlines() if line.startswith("### metricsync ")]
+    assert headings == [
+        "### metricsync plan · statsig-prod",
+        "### metricsync verify · statsig-prod",
+        "### metricsync plan · posthog-us",
+        "### metricsync verify · userflux",
+    ]
     assert shell.summary == body
 
     gh.responses["repos/acme/metrics/issues/7/comments"] = [
@@ -442,9 +488,55 @@ def test_the_plan_comment_is_posted_once_then_updated_in_place(
 
 
 @needs_jq
+def test_a_failed_verification_fails_the_check_and_leads_the_comment(
+    repo: Repo, capsys: pytest.CaptureFixture[str], gh: FakeGitHub, tmp_path: Path
+) -> None:
+    (repo.root / "definitions" / "userflux" / "checkout_paths.yaml").write_text(
+        "kind: userflux/query\n"
+        "name: checkout paths\n"
+        "spec:\n"
+        "  sql: SELECT name FROM eventsTable WHERE name = '@{eventName}' LIMIT 5\n"
+        "  variables: {eventName: page_view}\n"
+        "  expect: {min_rows: 1, columns: [name, checkoutStep]}\n"
+    )
+    for target in PLANNED:
+        plan_target(repo, capsys, target)
+    verify_target(repo, capsys, "statsig-prod")
+    failed = verify_target(repo, capsys, "userflux", passes=False)
+    assert failed.code == 1
+    assert "**Verify: 2 passed, 1 failed, 0 skipped.**" in failed.out
+
+    # The action fails the job, so the pull request's check fails.
+    step = find_step(workflow("plan"), "verify", "Verify")["with"]
+    args = expand(step["args"], repo.values(workflow("plan"), **{"matrix.target": "userflux"}))
+    result, published = action_script(
+        repo, tmp_path, "verify", args, step.get("ok-exit-codes", "0")
+    )
+    assert (result.returncode, published["exit-code"]) == (1, "1")
+    assert "::error title=metricsync verify::metricsync verify exited 1" in result.stdout
+
+    gh.responses["repos/acme/metrics/issues/7/comments"] = []
+    shell = shell_step(repo, workflow("plan"), "comment", "Post the plan", gh, **COMMENT_VALUES)
+    assert shell.code == 0, shell.stderr
+    body = gh.calls()[-1]["body"]
+    table = body.split("\n| target | plan | verify |\n|---|---|---|\n")[1]
+    assert table.startswith("| `userflux` | — | **failed** (exit 1) |\n")
+    headings = [line for line in body.splitlines() if line.startswith("### metricsync ")]
+    assert headings[0] == "### metricsync verify · userflux"
+    userflux = body.split("### metricsync verify · userflux\n")[1].split("### metricsync ")[0]
+    first_row = next(line for line in userflux.splitlines() if line.startswith("| ❌"))
+    assert "checkout paths" in first_row
+    assert "row 1 lacks column(s) checkoutStep (has: name)" in first_row
+
+
+@needs_jq
 def test_the_plan_comment_says_when_validation_failed(repo: Repo, gh: FakeGitHub) -> None:
     gh.responses["repos/acme/metrics/issues/7/comments"] = []
-    values = {"needs.validate.result": "failure", "needs.validate.outputs.matrix": ""}
+    values = {
+        "needs.validate.result": "failure",
+        "needs.validate.outputs.matrix": "",
+        "needs.validate.outputs.verify-matrix": "",
+    }
     shell = shell_step(repo, workflow("plan"), "comment", "Post the plan", gh, **values)
     assert shell.code == 0, shell.stderr
     assert (
