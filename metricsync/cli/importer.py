@@ -62,17 +62,22 @@ def import_command(
     Targets are imported one after another, in config order, each reported on its own. When
     several targets share a definitions folder, an object both hold is written once, as the
     first target has it; the next plan of the others shows where theirs differs.
+
+    Like apply, import holds .metricsync/run.lock while it runs (see apply).
     """
+    from metricsync.cli.plan import command_line
     from metricsync.importer import ImportOptions, import_targets
+    from metricsync.lock import lock_for_config
 
     options = ImportOptions(kind, select, out, force)
-    reports = import_targets(
-        config_path,
-        targets,
-        options,
-        sandbox=sandbox,
-        progress=lambda m: click.echo(m, err=True),
-    )
+    with lock_for_config(config_path, command_line("import", targets)):  # it writes files
+        reports = import_targets(
+            config_path,
+            targets,
+            options,
+            sandbox=sandbox,
+            progress=lambda m: click.echo(m, err=True),
+        )
     for report in reports:
         for entry in report.written:
             if entry.live.legacy:

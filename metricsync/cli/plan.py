@@ -4,7 +4,7 @@ apply them safely (a fresh plan with confirmation, or a reviewed saved plan)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -121,10 +121,17 @@ def apply_command(
     (drift elsewhere, new objects) are left for the next plan. Exit 4 when some changes failed.
     Ctrl-C (or SIGTERM) starts no further change: the writes in flight finish, every change
     is reported as applied, failed or not started, and apply exits 130 (143).
+
+    One apply or import runs in a project at a time: each holds .metricsync/run.lock, and a
+    second one names the run holding it (pid, host, command, since) and exits 1. A lock left
+    by a run that died on this host is taken over; one from another host is named, for you
+    to delete once that run is gone. A create that finds its object made meanwhile by another
+    run, exactly as defined, counts as applied.
     """
     from metricsync import state
     from metricsync.apply import apply_plan
     from metricsync.interrupt import Interruption, signals_handled
+    from metricsync.lock import lock_for_config
     from metricsync.planner import Overrides, build_plan, open_session
     from metricsync.render.text import render_outcome, render_plan, render_report
     from metricsync.saved import changed_since_review, read_saved
@@ -135,7 +142,10 @@ def apply_command(
         reviewed = (c.get("adopt_from") for c in saved.changes.values())
         adopt_from = (*adopt_from, *dict.fromkeys(r for r in reviewed if r and r not in adopt_from))
     overrides = Overrides(allow_deletes, allow_changes_percent, adopt_from, allow_in_use)
-    with open_session(config_path, names, sandbox) as session:
+    with (
+        lock_for_config(config_path, command_line("apply", names)),  # one writing run at a time
+        open_session(config_path, names, sandbox) as session,
+    ):
         _warn(session.workspace.warnings)
         plan = build_plan(
             session.workspace, session.providers, overrides, saved.touches if saved else None
@@ -177,6 +187,11 @@ def render(plan: Any, output_format: str) -> str:
     from metricsync.render.text import render_plan
 
     return render_plan(plan, colour=sys.stdout.isatty())
+
+
+def command_line(name: str, targets: Sequence[str]) -> str:
+    """How a lock names the run holding it."""
+    return " ".join(["metricsync", name, *(f"--target {t}" for t in targets)])
 
 
 def _confirm(count: int) -> None:

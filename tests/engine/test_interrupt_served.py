@@ -29,7 +29,7 @@ OUTCOME = re.compile(
 CREATES = ("POST", "/console/v1/metrics")
 
 
-def _project(root: Path, url: str) -> Path:
+def project_at(root: Path, url: str, names: list[str] = NAMES) -> Path:
     config = root / "metricsync.yaml"
     config.write_text(
         "version: 1\ntargets:\n  statsig-test:\n    provider: statsig\n"
@@ -38,24 +38,24 @@ def _project(root: Path, url: str) -> Path:
         encoding="utf-8",
     )
     (root / "definitions").mkdir()
-    for i, name in enumerate(NAMES):
+    for i, name in enumerate(names):
         text = SUM.format(name=name, type="sum", description="Revenue")
         (root / "definitions" / f"m{i:03}.yaml").write_text(text, encoding="utf-8")
     return config
 
 
-def _creates(http: httpx.Client) -> int:
+def creates(http: httpx.Client) -> int:
     log = http.get("/_sandbox/requests").json()["requests"]
     return sum(1 for r in log if (r["method"], r["path"]) == CREATES)
 
 
-def _live(http: httpx.Client) -> list[str]:
+def live(http: httpx.Client) -> list[str]:
     params = {"page": 1, "limit": 1000, "showHiddenMetrics": "true"}
     metrics = http.get("/console/v1/metrics/list", params=params, headers=STATSIG).json()["data"]
     return sorted(str(m["name"]) for m in metrics)
 
 
-def _read_until(stream: IO[str], lines: list[str], done: re.Pattern[str], count: int) -> None:
+def read_until(stream: IO[str], lines: list[str], done: re.Pattern[str], count: int) -> None:
     """Reads stderr lines into `lines` until `count` of them match `done` (or the stream ends)."""
     while sum(1 for line in lines if done.search(line)) < count:
         line = stream.readline()
@@ -77,7 +77,7 @@ def test_an_interrupted_apply_process_reports_everything_and_converges(
 ) -> None:
     monkeypatch.setenv("TEST_STATSIG_KEY", STATSIG["STATSIG-API-KEY"])
     with serving("--memory", "--latency-ms", "300") as (url, _, _), client(url) as http:
-        config = _project(tmp_path, url)
+        config = project_at(tmp_path, url)
         command = [sys.executable, "-m", "metricsync", "apply", "--yes", "--config", str(config)]
         with (
             open(tmp_path / "stdout.txt", "w+", encoding="utf-8") as stdout,
@@ -88,13 +88,13 @@ def test_an_interrupted_apply_process_reports_everything_and_converges(
             watchdog.start()
             err: list[str] = []
             try:
-                _read_until(process.stderr, err, re.compile(r"^  ok "), 8)  # under way
+                read_until(process.stderr, err, re.compile(r"^  ok "), 8)  # under way
                 for number, signum in enumerate(signals, start=1):
                     process.send_signal(signum)
                     # the handler has run once it says so: only then is the next one separate
                     notice = re.compile(rf"^{signum.name}( again)?:")
-                    _read_until(process.stderr, err, notice, number)
-                at_signal = _creates(http)
+                    read_until(process.stderr, err, notice, number)
+                at_signal = creates(http)
                 err += process.stderr.read().splitlines()
                 assert process.wait(timeout=60) == code, "\n".join(err)
             finally:
@@ -113,13 +113,13 @@ def test_an_interrupted_apply_process_reports_everything_and_converges(
             f"{statuses['not started']} not started. Run apply again to finish."
         )
         # the server holds exactly what was reported applied, each sent once ...
-        assert _live(http) == applied
-        assert _creates(http) == len(applied)
+        assert live(http) == applied
+        assert creates(http) == len(applied)
         # ... and nothing left after the signal but the writes already in flight
-        assert _creates(http) - at_signal <= LIMITS.concurrency
+        assert creates(http) - at_signal <= LIMITS.concurrency
 
         http.delete("/_sandbox/faults")  # the second run need not wait
         assert run(["apply", "--yes", "--config", str(config)]) == 0
-        assert _live(http) == NAMES  # the rest, and no duplicate
-        assert _creates(http) == len(NAMES)
+        assert live(http) == NAMES  # the rest, and no duplicate
+        assert creates(http) == len(NAMES)
         assert run(["plan", "--detailed-exitcode", "--config", str(config)]) == 0
