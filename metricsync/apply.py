@@ -17,7 +17,7 @@ from metricsync.errors import ExitCode, MetricsyncError, NotTaken, Refused
 from metricsync.interrupt import Interruption, NotStarted
 from metricsync.live import LiveObject
 from metricsync.plan import Action, Change, Plan, TargetPlan
-from metricsync.provider import Provider
+from metricsync.provider import NameTaken, Provider, describe_fields
 from metricsync.secrets import redact
 
 
@@ -202,17 +202,39 @@ def _execute(target: str, change: Change, provider: Provider, stop: Interruption
 
 def _dispatch(change: Change, provider: Provider) -> LiveObject | None:
     if change.action == Action.CREATE:
-        return provider.create(change)
+        return _create(change, provider)
     if change.action in (Action.UPDATE, Action.ADOPT):
         return provider.update(change)
     if change.action == Action.REPLACE:
         provider.delete(change)
-        return provider.create(change)
+        return _create(change, provider)
     if change.action == Action.DELETE:
         if change.live is None or not change.live.owned:
             raise Refused(f"{change.name!r} does not carry the ownership marker; not deleting it")
         provider.delete(change)
     return None
+
+
+def _create(change: Change, provider: Provider) -> LiveObject | None:
+    """A create that lost a race to an identical object (a concurrent run made it since the
+    plan) has reached its goal and counts as applied; a different one fails, saying so."""
+    try:
+        return provider.create(change)
+    except NameTaken as taken:
+        if change.definition is None:
+            raise
+        fields = untaken(change.definition, taken.found, provider.written_view())
+        if fields:
+            raise NameTaken(
+                f"{change.name!r} was created meanwhile (by another run, or by hand) and differs "
+                f"from this definition: {describe_fields(fields)}; run plan again to see it",
+                taken.found,
+            ) from None
+        provider.notes.append(
+            f"{change.name!r} was created meanwhile by another run, exactly as defined: "
+            "counted as applied"
+        )
+        return taken.found
 
 
 def _check(change: Change, answered: LiveObject | None, provider: Provider) -> None:

@@ -16,6 +16,7 @@ import httpx
 from metricsync.client import AmbiguousWrite, ApiClient, Limits
 from metricsync.config import Target
 from metricsync.diff import KindDiff
+from metricsync.errors import ApiError, MetricsyncError
 from metricsync.live import LiveObject
 from metricsync.plan import Change, FieldChange
 from metricsync.render.values import show
@@ -30,6 +31,15 @@ class LiveState:
     objects: list[LiveObject]
     notes: list[str] = field(default_factory=list)
     marker_supported: bool = True
+
+
+class NameTaken(MetricsyncError):
+    """The platform refused a create because an object of that name exists now: one made since
+    the plan, by a concurrent run or by hand. `found` is that object, as read."""
+
+    def __init__(self, message: str, found: LiveObject) -> None:
+        super().__init__(message)
+        self.found = found
 
 
 class Provider(ABC):
@@ -106,10 +116,17 @@ class Provider(ABC):
             "lifecycle.ignore_changes to stop comparing them"
         )
 
-    def create_once(self, name: str, send: Callable[[], T], exists: Callable[[], T | None]) -> T:
+    def create_once(
+        self,
+        name: str,
+        send: Callable[[], T],
+        exists: Callable[[], T | None],
+        taken: Callable[[ApiError], bool] = lambda refused: False,
+    ) -> T:
         """Sends a create; when the outcome is unknown, looks before sending it again, so an
         object is never created twice (docs/platforms/README.md). Returns what `send` answered,
-        or the object `exists` found."""
+        or the object `exists` found. A refusal that `taken` says may mean "the name is in
+        use" is looked into too: when the object exists now, NameTaken carries it."""
         for _ in range(CREATE_ATTEMPTS):
             try:
                 return send()
@@ -117,6 +134,13 @@ class Provider(ABC):
                 found = exists()
                 if found is not None:
                     return found  # an earlier attempt did reach the server
+            except ApiError as refused:
+                if not taken(refused):
+                    raise
+                found = exists()
+                if not isinstance(found, LiveObject):
+                    raise
+                raise NameTaken(str(refused), found) from None
         raise AmbiguousWrite(f"{self.target.name}: could not confirm the creation of {name!r}")
 
 

@@ -278,7 +278,13 @@ class StatsigProvider(Provider):
                 if tag == self.owner_tag
                 else "Created by metricsync for a metric definition"
             )
-            self.client.send("POST", f"{API}/tags", body={"name": tag, "description": description})
+            try:
+                self.client.send(
+                    "POST", f"{API}/tags", body={"name": tag, "description": description}
+                )
+            except ApiError as exc:  # "Name is already in use": made by another run since the plan
+                if exc.status != 400 or tag not in self._tag_names():
+                    raise
             self._tags.add(tag)
 
     def create(self, change: Change) -> LiveObject:
@@ -291,7 +297,12 @@ class StatsigProvider(Provider):
                 self.client.send("POST", f"{API}/metrics", body=body, resend=False)
             )
 
-        return self.create_once(change.name, send, lambda: self._exists(definition))
+        return self.create_once(
+            change.name,
+            send,
+            lambda: self._exists(definition),
+            taken=lambda refused: refused.status == 400,  # "Name is already in use" (never 409)
+        )
 
     def _exists(self, definition: Definition) -> LiveObject | None:
         """The metric a create whose outcome is unknown may have made, read by its id: a new
