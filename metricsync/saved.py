@@ -36,16 +36,24 @@ def save(plan: Plan, path: Path) -> None:
 
 
 def read_saved(path: Path) -> SavedPlan:
+    """The saved plan at `path`; ConfigError (exit 3) names the file and what is wrong with it."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_bytes(), parse_constant=_no_constant)
     except FileNotFoundError:
         raise ConfigError(f"no saved plan at {path}") from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise ConfigError(f"cannot read the saved plan {path}: {exc.strerror}") from None
+    except RecursionError:
+        raise ConfigError(f"{path} is not a metricsync plan: nested too deeply") from None
+    except ValueError as exc:  # not JSON, not UTF-8, or NaN
         raise ConfigError(f"{path} is not a metricsync plan: {exc}") from None
     if not isinstance(document, dict) or document.get("format_version") != FORMAT_VERSION:
         version = document.get("format_version") if isinstance(document, dict) else None
         expected = f"format_version {FORMAT_VERSION}"
         raise ConfigError(f"{path} is not a metricsync plan of {expected} (found {version!r})")
+    wrong = _shape(document)
+    if wrong is not None:
+        raise ConfigError(f"{path} is not a metricsync plan: {wrong[0]} {wrong[1]}")
     changes = {
         (t["target"], f"{c['kind']}:{c['name']}"): c
         for t in document["targets"]
@@ -53,6 +61,52 @@ def read_saved(path: Path) -> SavedPlan:
     }
     targets = tuple(t["target"] for t in document["targets"])
     return SavedPlan(path, document["digest"], targets, changes)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+_TEXT, _OPTIONAL_TEXT = (str,), (str, type(None))
+_CHANGE = {"action": _TEXT, "kind": _TEXT, "name": _TEXT, "fingerprint": _OPTIONAL_TEXT,
+           "fields": (list,)}  # fmt: skip
+
+
+def _shape(document: dict[str, Any]) -> tuple[str, str] | None:
+    """(JSON pointer, what is wrong) for the first value apply relies on that is missing or of
+    the wrong type, or None."""
+    if not isinstance(document.get("digest"), str):
+        return "/digest", "must be text"
+    if not isinstance(document.get("targets"), list):
+        return "/targets", "must be a list"
+    for i, target in enumerate(document["targets"]):
+        where = f"/targets/{i}"
+        if not isinstance(target, dict):
+            return where, "must be an object"
+        if not isinstance(target.get("target"), str):
+            return f"{where}/target", "must be text"
+        if not isinstance(target.get("changes"), list):
+            return f"{where}/changes", "must be a list"
+        for j, change in enumerate(target["changes"]):
+            wrong = _change_shape(change, f"{where}/changes/{j}")
+            if wrong is not None:
+                return wrong
+    return None
+
+
+def _change_shape(change: Any, where: str) -> tuple[str, str] | None:
+    if not isinstance(change, dict):
+        return where, "must be an object"
+    for key, types in _CHANGE.items():
+        if key not in change or not isinstance(change[key], types):
+            kind = "text" if types[0] is str else "a list"
+            return f"{where}/{key}", f"must be {kind}" + (" or null" if len(types) > 1 else "")
+    if not isinstance(change.get("adopt_from"), _OPTIONAL_TEXT):
+        return f"{where}/adopt_from", "must be text or null"
+    for k, field in enumerate(change["fields"]):
+        if not isinstance(field, dict) or not isinstance(field.get("path"), str):
+            return f"{where}/fields/{k}", "must be an object with a text path"
+    return None
 
 
 def changed_since_review(saved: SavedPlan, fresh: Plan) -> list[str]:

@@ -90,7 +90,7 @@ def plan_command(
 
 
 @click.command("apply")
-@click.argument("planfile", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("planfile", required=False, type=click.Path(path_type=Path))
 @config_option
 @timeout_option
 @target_option

@@ -6,17 +6,61 @@ to that platform's `seed()`. Files are YAML (1.2 scalars, as everywhere in metri
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from metricsync.documents import load_file, locate
+from metricsync.documents import load_file, locate, non_finite
 from metricsync.errors import ConfigError
+from metricsync.problems import pointer_of
+from metricsync.schema import SchemaError, Validator
 
 if TYPE_CHECKING:
     from metricsync.sandbox.app import SandboxApp
 
 FAULTS = "faults"
+_OBJECTS = {"type": ["array", "null"], "items": {"type": "object"}}
+_OBJECT = {"type": ["object", "null"]}
+# The shape every platform's seed() relies on; each platform still checks its own keys and values.
+SHAPE: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "statsig": {
+            "type": ["object", "null"],
+            "properties": {"metrics": _OBJECTS, "tags": _OBJECTS, "settings": _OBJECT},
+        },
+        "posthog": {
+            "type": ["object", "null"],
+            "properties": {
+                "settings": _OBJECT,
+                "projects": {
+                    "type": ["object", "null"],
+                    "additionalProperties": {
+                        "type": "object",
+                        "properties": {"saved_metrics": _OBJECTS, "actions": _OBJECTS},
+                    },
+                },
+            },
+        },
+        "userflux": {
+            "type": ["object", "null"],
+            "properties": {
+                "predefined_metrics": _OBJECTS,
+                "events": {"type": ["object", "null"], "additionalProperties": _OBJECTS},
+                "settings": _OBJECT,
+            },
+        },
+        "unleash": {
+            "type": ["object", "null"],
+            "properties": {
+                "flags": {"type": ["array", "null"], "items": {"type": ["string", "object"]}},
+                "settings": _OBJECT,
+            },
+        },
+        FAULTS: {"type": ["array", "object", "null"]},
+    },
+}
 
 
 class SeedError(ConfigError, ValueError):
@@ -30,7 +74,29 @@ def seed_from_file(app: SandboxApp, path: Path) -> None:
         line, column = locate(source, 0, [unknown[0]], at_key=True)
         where = f"{path}:{line}:{column}" if path.suffix != ".json" else str(path)
         raise SeedError(f"{where}: {_unknown_message(app, unknown)}")
+    errors = shape_errors(data)
+    if errors:
+        first = errors[0]
+        where = str(path)
+        if path.suffix != ".json":
+            line, column = locate(source, 0, first.path, at_key=first.at_key)
+            where += f":{line}:{column}"
+        raise SeedError(f"{where}: {_shape_message(first)}")
     apply_seed(app, data, str(path))
+
+
+def shape_errors(data: Any) -> list[SchemaError]:
+    return _shape().errors(data)
+
+
+@functools.cache
+def _shape() -> Validator:
+    return Validator(SHAPE)
+
+
+def _shape_message(error: SchemaError) -> str:
+    at = pointer_of(error.path)
+    return f"{error.message} [{at}]" if at else error.message
 
 
 def apply_seed(app: SandboxApp, data: dict[str, Any], source: str) -> None:
@@ -38,16 +104,20 @@ def apply_seed(app: SandboxApp, data: dict[str, Any], source: str) -> None:
     unknown = [key for key in data if key not in _sections(app)]
     if unknown:
         raise SeedError(f"{source}: {_unknown_message(app, unknown)}")
+    errors = shape_errors(data)
+    if errors:
+        raise SeedError(f"{source}: {_shape_message(errors[0])}")
     for name, section in data.items():
-        if name != FAULTS and not isinstance(section, dict | None):
-            raise SeedError(f"{source}: section {name!r} must be a mapping")
         try:
             if name == FAULTS:
                 app.faults.load(section or [])
             elif section is not None:
                 app.platforms[name].seed(section)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            # The shape is checked above; a platform's own checks name what else is wrong.
             raise SeedError(f"{source}: {name}: {exc}") from None
+        except RecursionError:
+            raise SeedError(f"{source}: {name}: nested too deeply") from None
 
 
 def _sections(app: SandboxApp) -> list[str]:
@@ -74,17 +144,29 @@ def _read(path: Path) -> tuple[dict[str, Any], bytes]:
 
 def _parse_json(path: Path, source: bytes) -> Any:
     try:
-        return json.loads(source)
+        return json.loads(source, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise SeedError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     except UnicodeDecodeError:
         raise SeedError(f"{path}: not UTF-8 text") from None
+    except RecursionError:
+        raise SeedError(f"{path}: the JSON is nested too deeply to read") from None
+    except SeedError as exc:
+        raise SeedError(f"{path}: {exc}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise SeedError(f"{name} is not a JSON number")
 
 
 def _parse_yaml(path: Path, source: bytes) -> Any:
     loaded = load_file(str(path), source)
     if loaded.problems:
         raise SeedError(str(loaded.problems[0]))
+    for document in loaded.documents if loaded.non_finite else ():
+        for where, message in non_finite(document.data):
+            line, column = locate(source, document.index, where)
+            raise SeedError(f"{path}:{line}:{column}: {message} [{pointer_of(where)}]")
     documents = [d for d in loaded.documents if d.data is not None]
     if len(documents) > 1:
         raise SeedError(f"{path}:{documents[1].line}:1: a seed file holds one YAML document")

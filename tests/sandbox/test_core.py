@@ -481,8 +481,51 @@ def test_seed_that_is_not_a_mapping_is_refused(sandbox_app: SandboxApp, tmp_path
 def test_platform_refusal_names_source_and_platform(sandbox_app: SandboxApp) -> None:
     with pytest.raises(SeedError, match=r"^demo\.yaml: unleash: unknown unleash seed section"):
         apply_seed(sandbox_app, {"unleash": {"toggles": []}}, "demo.yaml")
-    with pytest.raises(SeedError, match=r"^demo\.yaml: section 'statsig' must be a mapping$"):
+    with pytest.raises(SeedError) as raised:
         apply_seed(sandbox_app, {"statsig": ["a"]}, "demo.yaml")
+    assert str(raised.value) == (
+        "demo.yaml: 'statsig' must be of type object or null; got array ['a'] [/statsig]"
+    )
+
+
+SHAPES = [None, 1, "x", [], {}, [1], ["x"], [None], [[]], [{}], {"a": 1}, True, 1.5,
+          [{"name": 1}], [{"name": "x", "type": 5}], {"x": {}}, {"1": None}, {"1": {"actions": 5}},
+          {"production": [{"name": 5}]}, {"1": {"saved_metrics": [{"name": "x", "query": 5}]}},
+          [{"name": "x", "type": "sum", "tags": 5}], {"rules": 5}, {"latency_ms": "x"}]  # fmt: skip
+SECTIONS = {"statsig": ["metrics", "tags", "settings"], "posthog": ["projects", "settings"],
+            "unleash": ["flags", "settings"], "faults": [],
+            "userflux": ["predefined_metrics", "events", "settings"]}  # fmt: skip
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_no_seed_of_any_shape_fails_but_as_a_seed_error(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"seed{suffix}"
+    for section, keys in SECTIONS.items():
+        seeds = [{section: v} for v in SHAPES] + [{section: {k: v}} for k in keys for v in SHAPES]
+        for seed in seeds:
+            path.write_text(json.dumps(seed))
+            try:
+                seed_from_file(SandboxApp(), path)
+            except SeedError as error:
+                assert str(error).startswith(str(path)), seed
+    path.write_text('{"statsig": {"metrics": [{"name": "x", "type": "sum", "d": ' + "[" * 100_000)
+    with pytest.raises(SeedError, match=r"nested too deeply|invalid"):
+        seed_from_file(SandboxApp(), path)
+
+
+def test_a_seed_of_the_wrong_shape_is_placed_in_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "seed.yaml"
+    path.write_text("posthog:\n  projects:\n    '1': {actions: 5}\n")
+    with pytest.raises(SeedError) as raised:
+        seed_from_file(SandboxApp(), path)
+    assert str(raised.value) == (
+        f"{path}:3:20: 'actions' must be of type array or null; got integer 5 "
+        "[/posthog/projects/1/actions]"
+    )
+    path = tmp_path / "seed.json"
+    path.write_text('{"statsig": {"metrics": [{"name": "x", "type": "sum", "v": NaN}]}}')
+    with pytest.raises(SeedError, match=f"^{path}: NaN is not a JSON number$"):
+        seed_from_file(SandboxApp(), path)
 
 
 def test_missing_seed_file_is_a_config_error(sandbox_app: SandboxApp, tmp_path: Path) -> None:

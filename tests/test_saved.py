@@ -1,0 +1,107 @@
+"""A saved plan that is not one (any shape, any content) is refused as invalid input (exit 3),
+naming the file and what is wrong, before anything is read or sent."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from metricsync.cli import run
+from metricsync.plan import FORMAT_VERSION
+
+CHANGE = {"action": "create", "kind": "statsig/metric", "name": "Revenue", "id": None,
+          "fingerprint": None, "fields": [{"path": "type", "after": "sum"}]}  # fmt: skip
+PLAN = {"format_version": FORMAT_VERSION, "digest": "abc", "created": "2026-01-01T00:00:00Z",
+        "targets": [{"target": "statsig-prod", "changes": [CHANGE]}]}  # fmt: skip
+
+
+def _broken(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    document = copy.deepcopy(PLAN)
+    holder: Any = document
+    for step in path[:-1]:
+        holder = holder[step]
+    if value is KeyError:
+        del holder[path[-1]]
+    else:
+        holder[path[-1]] = value
+    return document
+
+
+CHANGE_AT = ("targets", 0, "changes", 0)
+CASES = {
+    "digest missing": (_broken(("digest",), KeyError), "/digest must be text"),
+    "targets not a list": (_broken(("targets",), {"a": 1}), "/targets must be a list"),
+    "target not an object": (_broken(("targets", 0), "x"), "/targets/0 must be an object"),
+    "target name missing": (
+        _broken(("targets", 0, "target"), KeyError),
+        "/targets/0/target must be text",
+    ),
+    "changes null": (_broken(("targets", 0, "changes"), None), "/targets/0/changes must be a list"),
+    "change a number": (_broken(CHANGE_AT, 7), "/targets/0/changes/0 must be an object"),
+    "name a list": (_broken((*CHANGE_AT, "name"), ["x"]), "/targets/0/changes/0/name must be text"),
+    "fingerprint missing": (
+        _broken((*CHANGE_AT, "fingerprint"), KeyError),
+        "/targets/0/changes/0/fingerprint must be text or null",
+    ),
+    "fields of text": (
+        _broken((*CHANGE_AT, "fields"), ["type"]),
+        "/targets/0/changes/0/fields/0 must be an object with a text path",
+    ),
+    "adopt_from a list": (
+        _broken((*CHANGE_AT, "adopt_from"), ["x"]),
+        "/targets/0/changes/0/adopt_from must be text or null",
+    ),
+}
+
+
+def _apply(tmp_path: Path, content: str | bytes, capsys: pytest.CaptureFixture[str]) -> str:
+    plan = tmp_path / "plan.json"
+    if isinstance(content, bytes):
+        plan.write_bytes(content)
+    else:
+        plan.write_text(content)
+    code = run(["apply", str(plan), "--config", str(tmp_path / "metricsync.yaml")])
+    captured = capsys.readouterr()
+    assert code == 3, captured.err
+    return captured.err.removeprefix(f"Error: {plan} ")
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_a_saved_plan_of_the_wrong_shape_names_what_is_wrong(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    document, wrong = CASES[case]
+    assert _apply(tmp_path, json.dumps(document), capsys) == (
+        f"is not a metricsync plan: {wrong}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "is not a metricsync plan: nested too deeply\n"),
+        ('{"format_version": NaN}', "is not a metricsync plan: NaN is not a JSON number\n"),
+        (b"\xff\xfe{}", "is not a metricsync plan: "),
+        ("targets: []\n", "is not a metricsync plan: Expecting value: line 1 column 1 (char 0)\n"),
+        ("[]", f"is not a metricsync plan of format_version {FORMAT_VERSION} (found None)\n"),
+    ],
+)
+def test_a_saved_plan_that_is_not_json_is_invalid_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | bytes, message: str
+) -> None:
+    assert _apply(tmp_path, content, capsys).startswith(message)
+
+
+def test_a_folder_given_as_the_saved_plan_is_invalid_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "plans"
+    folder.mkdir()
+    assert run(["apply", str(folder)]) == 3
+    assert (
+        capsys.readouterr().err == f"Error: cannot read the saved plan {folder}: Is a directory\n"
+    )
