@@ -83,6 +83,13 @@ class Pacer:
         self.before_wait = before_wait  # may raise: a wait the run has no time for
         self._sent: deque[float] = deque()
         self._lock = threading.Lock()
+        self._resume_at = 0.0  # set by a 429's Retry-After: no paced request leaves before
+
+    def hold(self, seconds: float) -> None:
+        """Holds every paced request for `seconds`: what the platform asked after a 429. A
+        request sent earlier would be refused again, and refused attempts use up quota."""
+        with self._lock:
+            self._resume_at = max(self._resume_at, self.clock() + seconds)
 
     def acquire(self, sleep: Callable[[float], None] | None = None) -> None:
         while True:
@@ -98,7 +105,7 @@ class Pacer:
         longest = max((s for _, s in self.limits.windows), default=0.0)
         while self._sent and self._sent[0] <= now - longest:
             self._sent.popleft()
-        wait = 0.0
+        wait = self._resume_at - now
         for count, seconds in self.limits.windows:
             recent = [t for t in self._sent if t > now - seconds]
             if len(recent) >= count:
@@ -111,7 +118,9 @@ class RetryPolicy:
     attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 8.0
-    max_retry_after: float = 120.0
+    max_retry_after: float = (
+        900.0  # Statsig's longest window is 15 minutes; the run's deadline bounds it
+    )
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -183,7 +192,10 @@ class ApiClient:
                 raise self._api_error(method, path, response)
             retry_after = _retry_after(response)
             why = "Retry-After" if retry_after is not None else f"HTTP {response.status_code}"
-            self._wait(self.retry.delay(attempt, retry_after), why, method, path)
+            delay = self.retry.delay(attempt, retry_after)
+            if response.status_code == 429 and retry_after is not None:
+                self._pacer.hold(delay)  # the other writes in flight wait as long
+            self._wait(delay, why, method, path)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def decode(self, response: httpx.Response, decode: Callable[[bytes], T]) -> T:

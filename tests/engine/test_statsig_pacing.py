@@ -3,12 +3,17 @@ every key, a burst guard, refused attempts counting; metricsync paces itself bel
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from collections.abc import Callable
 
 import httpx
 
 from metricsync.apply import Status
+from metricsync.client import ApiClient
+from metricsync.deadline import Deadline
+from metricsync.platforms.statsig.provider import LIMITS
 from metricsync.sandbox.transport import SandboxTransport
 from tests.engine.conftest import Project
 from tests.engine.test_scenarios import SUM
@@ -56,3 +61,66 @@ def test_the_plan_says_how_long_statsig_limits_make_an_apply(project: Project) -
     [statsig] = [t for t in project.plan().targets if t.target == "statsig-test"]
     assert statsig.api_calls == 121  # the ownership tag, then 120 creates
     assert statsig.minimum_seconds == 20.0  # 50 mutations per 10 s
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _client(
+    handle: httpx.MockTransport, time: FakeTime, sleep: Callable[[float], None]
+) -> ApiClient:
+    return ApiClient(
+        "statsig-prod",
+        "https://statsig.example",
+        {"STATSIG-API-KEY": "console-pacing-key"},
+        limits=LIMITS,
+        transport=handle,
+        sleep=sleep,
+        clock=time,
+        deadline=Deadline(1800, clock=time),
+        progress=lambda line: None,
+    )
+
+
+def test_a_retry_after_of_several_minutes_is_waited_in_full() -> None:
+    time, slept = FakeTime(), []
+    answers = iter([429, 200])
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        status = next(answers)
+        return httpx.Response(status, headers={"Retry-After": "600"} if status == 429 else {})
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.now += seconds
+
+    api = _client(httpx.MockTransport(handle), time, sleep)
+    api.send("POST", "/console/v1/tags", body={"name": "a", "description": ""})
+    assert slept == [600]  # a retry before then would be refused, and counted, again
+
+
+def test_after_a_429_no_other_write_leaves_before_retry_after() -> None:
+    time, sent = FakeTime(), []
+    answers = iter([429, 200, 200])
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        sent.append((json.loads(request.content)["name"], time.now))
+        status = next(answers)
+        return httpx.Response(status, headers={"Retry-After": "30"} if status == 429 else {})
+
+    waits = []
+
+    def sleep(seconds: float) -> None:  # while the first write waits, a second one is sent
+        waits.append(seconds)
+        if len(waits) == 1:
+            api.send("POST", "/console/v1/tags", body={"name": "b", "description": ""})
+        time.now += seconds
+
+    api = _client(httpx.MockTransport(handle), time, sleep)
+    api.send("POST", "/console/v1/tags", body={"name": "a", "description": ""})
+    assert sent == [("a", 1000.0), ("b", 1030.0), ("a", 1060.0)]
