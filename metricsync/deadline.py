@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from metricsync.errors import NetworkError
 
-DEFAULT_RUN_SECONDS = 1800  # a large apply under Statsig's 900-writes-per-15-min limit fits
+DEFAULT_RUN_SECONDS = 1800  # a large apply under Statsig's 1,800-per-15-min limit fits
 REQUEST_SECONDS = 120.0  # one request, from sending to the last byte of its answer
 
 
