@@ -1,7 +1,7 @@
 """Executes a plan through providers: independent changes run concurrently, a failure skips
 only the changes that depend on it, deletes run last and one at a time, and every change's
 outcome is reported. An interruption stops new changes from starting; the ones in flight
-finish and are reported with the rest (SPEC 3.1)."""
+finish and are reported with the rest (docs/README.md, exit codes)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Bulk work in a short-lived process: pause the cyclic GC while building many objects.
 
 Parsing or decoding 10,000 objects triggers repeated full collections whose cost grows with
-everything alive; pausing them makes JSON decoding 3-5x faster (shared/PERF-NOTES.md §6).
+everything alive; pausing them makes JSON decoding 3-5x faster (measured by benchmarks/plan.py).
 """
 
 from __future__ import annotations

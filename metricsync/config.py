@@ -24,7 +24,9 @@ CONFIG_SCHEMA = "config.schema.json"
 class Policy:
     prune: bool = False
     owner_tag: str = "managed-by-metricsync"
-    foreign_owner_prefix: str = "managed-by-"  # other repositories' markers (SPEC 4.3)
+    foreign_owner_prefix: str = (
+        "managed-by-"  # other repositories' markers (docs/config.md, policy)
+    )
     protect_in_use: bool = True  # refuse deletes and replaces running experiments use (4.7)
     max_deletes: int = 5
     max_changes_percent: float = 30

@@ -82,7 +82,7 @@ def choose(
 ) -> list[Entry]:
     """An entry per live object, in read order. Of several objects with one name, the first
     is imported: it is the one the diff matches a definition of that name to. Objects another
-    repository owns (`foreign`, SPEC 4.3) are skipped, naming their owner."""
+    repository owns (`foreign`, docs/config.md) are skipped, naming their owner."""
     claimed = {_key(d.kind, n) for d in defined for n in (d.name, *d.lifecycle.renamed_from)}
     chosen: set[str] = set()
     entries = []

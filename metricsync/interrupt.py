@@ -1,6 +1,6 @@
-"""Stopping an apply on SIGINT or SIGTERM (SPEC 3.1): a signal only raises a flag. No change
-starts after it, a change that has sent a write finishes (or confirms it by reading), and the
-run reports every change, so running apply again converges."""
+"""Stopping an apply on SIGINT or SIGTERM (exit codes in docs/README.md): a signal only raises a
+flag. No change starts after it, a change that has sent a write finishes (or confirms it by
+reading), and the run reports every change, so running apply again converges."""
 
 from __future__ import annotations
 

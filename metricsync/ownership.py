@@ -1,5 +1,5 @@
-"""Whose a live object is (SPEC 4.3): our marker, another repository's, or nobody's. Pure
-functions over live specs; each provider says where its platform keeps markers."""
+"""Whose a live object is (policy in docs/config.md): our marker, another repository's, or
+nobody's. Pure functions over live specs; each provider says where its platform keeps markers."""
 
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ class FieldChange:
 
 @dataclass(frozen=True)
 class Use:
-    """An experiment that uses the object a change touches (SPEC 4.7)."""
+    """An experiment that uses the object a change touches (docs/config.md, protect_in_use)."""
 
     id: str
     name: str
@@ -107,7 +107,7 @@ class TargetPlan:
     lookalikes: tuple[Lookalike, ...] = ()
     notes: tuple[str, ...] = ()  # warnings a reviewer must see (e.g. prune disabled)
     refusals: tuple[str, ...] = ()  # safety rules that fired; apply refuses while any remain
-    api_calls: int = 0  # requests a run makes: the changes, and the usage lookups (SPEC 4.7)
+    api_calls: int = 0  # requests a run makes: the changes, and the usage lookups (protect_in_use)
     lookups: int = 0  # of api_calls, those that look up the experiments using an object
     minimum_seconds: float = 0.0
     managed_count: int = 0  # live objects metricsync owns on this target

@@ -1,5 +1,5 @@
 """Builds plans: reads each target's live state through its provider, diffs it against the
-definitions, and applies the safety rules (SPEC 4.3) with their narrow overrides."""
+definitions, and applies the safety rules (docs/config.md, policy) with their narrow overrides."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from metricsync.workspace import Workspace, open_workspace
 
 TransportFor = Callable[[Target], httpx.BaseTransport | None]
 # Which changes a plan keeps, by (target, change key): a saved plan's, so that drift elsewhere
-# is left for the next plan (SPEC 4.5). None keeps every change.
+# is left for the next plan (docs/commands/apply.md). None keeps every change.
 Reviewed = Callable[[str, Change], bool]
 MIN_MANAGED_FOR_PERCENT = 10  # a percentage of a handful of objects says nothing
 
@@ -105,7 +105,7 @@ def build_plan(
 
 def unmatched_adopt_from(adopt_from: Sequence[str], targets: Sequence[TargetPlan]) -> Iterator[str]:
     """An --adopt-from that took nothing over is a warning: left in CI, it would later take
-    over whatever of that owner's collides next (SPEC 4.3)."""
+    over whatever of that owner's collides next (docs/config.md, policy)."""
     used = {c.adopt_from for t in targets for c in t.changes}
     for owner in dict.fromkeys(adopt_from):
         if owner not in used:
@@ -169,8 +169,8 @@ def plan_target(
 def look_up_usage(
     changes: tuple[Change, ...], provider: Provider
 ) -> tuple[tuple[Change, ...], Lookup]:
-    """The experiments using each object a change removes or re-measures (SPEC 4.7), looked
-    up for those changes only; the others are returned as they are."""
+    """The experiments using each object a change removes or re-measures (`protect_in_use` in
+    docs/config.md), looked up for those changes only; the others are returned as they are."""
     needing = [c for c in changes if needs_lookup(c, provider.measuring_fields)]
     if not needing:
         return changes, Lookup()

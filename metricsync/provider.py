@@ -46,7 +46,8 @@ class Provider(ABC):
     """One target of a synced platform for one run; owns its ApiClient."""
 
     limits: Limits
-    # Fields whose change alters what an experiment using the object measures (SPEC 4.7).
+    # Fields whose change alters what an experiment using the object measures (`protect_in_use`
+    # in docs/config.md).
     measuring_fields: tuple[str, ...] = ()
 
     def __init__(self, target: Target, transport: httpx.BaseTransport | None = None) -> None:

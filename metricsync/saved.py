@@ -1,4 +1,5 @@
-"""Saved plans (`plan --out FILE`): reading them back, and the stale check of SPEC 4.5."""
+"""Saved plans (`plan --out FILE`): reading them back, and the stale check
+(docs/commands/apply.md)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from metricsync.platforms import KINDS, PLATFORMS
 DEFAULT_PLATFORMS = ("statsig", "posthog")
 CONFIG = "metricsync.yaml"
 GITIGNORE = ".gitignore"
-IGNORED = ".metricsync/"  # local state: the sandbox database, caches (SPEC 2)
+IGNORED = ".metricsync/"  # local state: the sandbox database, caches (README.md, Layout)
 IGNORED_SPELLINGS = frozenset([".metricsync", ".metricsync/", "/.metricsync", "/.metricsync/"])
 WORKFLOWS = ".github/workflows"  # the workflows and the action they use, as examples/ ships them
 ACTION = ".github/actions/metricsync"

@@ -1,5 +1,6 @@
-"""Experiments that use a metric (SPEC 4.7): which changes need the lookup, what a lookup
-found, and the safety rule over it. Pure; providers make the requests (platforms/*/experiments.py).
+"""Experiments that use a metric (`protect_in_use` in docs/config.md): which changes need the
+lookup, what a lookup found, and the safety rule over it. Pure; providers make the requests
+(platforms/*/experiments.py).
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def sandbox_references(
     targets: Sequence[Target], validation: Validation
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """(platform, seed section) of the objects each target's definitions reference but
-    metricsync does not manage: --sandbox provides them before serving (SPEC 6)."""
+    metricsync does not manage: --sandbox provides them before serving (docs/sandbox/README.md)."""
     for target in targets:
         references = PLATFORMS[target.provider].sandbox_references
         if references is not None:

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Runs one command and returns its exit code (SPEC 3.1); never lets a traceback out."""
+    """Runs one command and returns its exit code (docs/README.md); never lets a traceback out."""
     from metricsync.secrets import redact
 
     try:

@@ -1,4 +1,4 @@
-"""Options shared by every command (SPEC 3): --config, --target, --sandbox, --format."""
+"""Options shared by every command (docs/commands/): --config, --target, --sandbox, --format."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def sandbox_option(function: F) -> F:
 
 def sandbox_accepted(function: F) -> F:
     """--sandbox on a command that sends nothing: accepted, so that one command line works for
-    every command (SPEC 3), and without effect."""
+    every command (docs/commands/), and without effect."""
     return click.option(
         "--sandbox",
         is_flag=True,
@@ -69,8 +69,8 @@ def format_option(*choices: str) -> Callable[[F], F]:
 
 
 def timeout_option(function: F) -> F:
-    """--timeout SECONDS on every command that uses the network (SPEC 3): it starts the run's
-    deadline as the command line is read, before any request."""
+    """--timeout SECONDS on every command that uses the network (docs/network.md): it starts the
+    run's deadline as the command line is read, before any request."""
     from metricsync.deadline import DEFAULT_RUN_SECONDS, start_run
 
     def start(context: click.Context, _param: click.Parameter, seconds: float) -> None:

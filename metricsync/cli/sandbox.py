@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 DEFAULT_STATE = Path(".metricsync") / "sandbox.db"
 
-# The variables the example metricsync.yaml (SPEC 2.1) reads, by platform and config key.
+# The variables the example metricsync.yaml (docs/config.md) reads, by platform and config key.
 EXAMPLE_VARIABLES = {
     "statsig": {"api_key": "STATSIG_CONSOLE_API_KEY"},
     "posthog": {"api_key": "POSTHOG_PERSONAL_API_KEY"},

@@ -55,7 +55,8 @@ class Platform:
     to_spec: Callable[[LiveObject], dict[str, Any]] | None = None
     # Objects the definitions reference that metricsync does not manage (PostHog actions), as
     # this platform's sandbox seed section: --sandbox provides them, so that a project copied
-    # from a real account runs there as it is (SPEC 6). None: the platform checks no references.
+    # from a real account runs there as it is (docs/sandbox/README.md). None: the platform checks
+    # no references.
     sandbox_references: Callable[[Target, Sequence[Definition]], dict[str, Any]] | None = None
 
 

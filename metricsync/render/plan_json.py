@@ -78,7 +78,8 @@ def change_document(change: Change) -> dict[str, Any]:
 
 
 def _used_by(change: Change) -> list[dict[str, Any]] | None:
-    """The experiments using the object (SPEC 4.7); null when the change needed no lookup."""
+    """The experiments using the object (`protect_in_use` in docs/config.md); null when the
+    change needed no lookup."""
     if change.used_by is None:
         return None
     return [

@@ -1,5 +1,5 @@
-"""How the experiments using an object read in a plan (SPEC 4.7): a line under the change in
-text, and a risk sentence for the pull-request comment."""
+"""How the experiments using an object read in a plan (`protect_in_use` in docs/config.md): a line
+under the change in text, and a risk sentence for the pull-request comment."""
 
 from __future__ import annotations
 

@@ -1,1 +1,2 @@
-"""An emulator of the four platform APIs, faithful to shared/api/*.md, for tests and newcomers."""
+"""An emulator of the four platform APIs as docs/platforms/ and docs/sandbox/ describe them, for
+tests and newcomers."""

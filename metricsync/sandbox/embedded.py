@@ -49,7 +49,8 @@ class EmbeddedSandbox:
         return self.app.credentials()
 
     def provide(self, platform: str, references: dict[str, Any]) -> None:
-        """Makes the objects a project references but does not manage exist (SPEC 6)."""
+        """Makes the objects a project references but does not manage exist
+        (docs/sandbox/README.md)."""
         self.app.platforms[platform].provide(references)
 
     def __enter__(self) -> EmbeddedSandbox:

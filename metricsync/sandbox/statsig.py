@@ -1,4 +1,4 @@
-"""Statsig Console API emulator (shared/api/statsig.md): metric definitions and tags under
+"""Statsig Console API emulator (docs/platforms/statsig.md): metric definitions and tags under
 /console/v1/, behind the console-key check and the mutation rate limits; every behaviour the
 document leaves open is a setting (docs/sandbox/statsig.md)."""
 
@@ -151,7 +151,7 @@ class Statsig(SandboxPlatform):
     # -- the platform seam --------------------------------------------------------------------
 
     def error_response(self, status: int, retry_after: int | None) -> Response:
-        """Injected faults in Statsig's error shape (§10): {"status", "message"}."""
+        """Injected faults in Statsig's error shape: {"status", "message"}."""
         headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
         message = (
             "Too Many Requests"
@@ -325,7 +325,7 @@ class Statsig(SandboxPlatform):
         return metric
 
     def _check_rules(self, metric: dict[str, Any], sent: set[str] | None) -> None:
-        """§6.2 rules, unit types and tag names; on update only for the fields sent."""
+        """Per-type rules, unit types and tag names; on update only for the fields sent."""
         issues = [
             i for i in type_rules(metric) if sent is None or i["property"].split(".")[0] in sent
         ]

@@ -1,6 +1,6 @@
-"""Statsig experiments in the sandbox (api/statsig-experiments.md): seeded experiments of any
-status, the experiments routes and the lineage route that lists the experiments using a metric,
-directly or (a setting) through the metric tags their scorecards name."""
+"""Statsig experiments in the sandbox: seeded experiments of any status, the experiments routes
+and the lineage route that lists the experiments using a metric, directly or (a setting) through
+the metric tags their scorecards name (docs/platforms/statsig.md#experiments-that-use-a-metric)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def seeded_experiment(seed: Any) -> dict[str, Any]:
-    """A pre-existing experiment: `id` required; every other field defaults as in §U3."""
+    """A pre-existing experiment: `id` required; every other field has its default."""
     if not isinstance(seed, dict) or not isinstance(seed.get("id"), str) or not seed["id"]:
         raise ValueError(f"seeded statsig experiment needs a string id: {seed!r}")
     experiment = {"id": seed["id"], "name": seed["id"], **DEFAULTS, **seed}

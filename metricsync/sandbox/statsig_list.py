@@ -1,5 +1,5 @@
-"""Statsig list queries (api/statsig.md §4): `page`/`limit` read as zod coerces them, the tag
-filters, and the pagination block whose next/previous links are relative paths."""
+"""Statsig list queries (docs/platforms/statsig.md#listing): `page`/`limit` read as zod coerces
+them, the tag filters, and the pagination block whose next/previous links are relative paths."""
 
 from __future__ import annotations
 
@@ -63,7 +63,8 @@ def _positive_int(raw: str | None, name: str, default: int, issues: list[Issue])
 def pagination(
     request: Request, page: Page, total: int, filters: tuple[str, ...] = FILTER_PARAMS
 ) -> dict[str, Any]:
-    """The §4 block. Links keep the request's filters so following `nextPage` lists the same set."""
+    """The `pagination` block. Links keep the request's filters, so following `nextPage` lists
+    the same set."""
     kept = [(k, v) for k in filters for v in request.query.get(k, [])]
     last = max(1, math.ceil(total / page.size))
 

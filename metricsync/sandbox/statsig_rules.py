@@ -1,5 +1,5 @@
-"""Statsig request validation: zod-style parsing of metric and tag bodies (api/statsig.md §5–§9),
-the per-type rules the Console API enforces at run time (§6.2), and the §10 error it answers.
+"""Statsig request validation: zod-style parsing of metric and tag bodies (docs/sandbox/statsig.md),
+the per-type rules the Console API enforces at run time, and the error body it answers.
 Parsers return the body with unknown keys stripped, as zod does, and collect every issue."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ INVALID_REQUEST = "Invalid request. Please check the request input and try again
 
 
 class StatsigError(Exception):
-    """Any failed request; `response()` is the §10 body `{status, message[, errors]}`."""
+    """Any failed request; `response()` is Statsig's error body `{status, message[, errors]}`."""
 
     def __init__(
         self,
@@ -261,7 +261,7 @@ def parse(schema: Parse, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def type_rules(metric: Mapping[str, Any]) -> list[Issue]:
-    """§6.2: what each type needs beyond the schema. Types outside the create enum need nothing."""
+    """What each type needs beyond the schema. Types outside the create enum need nothing."""
     kind = metric.get("type")
     issues: list[Issue] = []
     if kind in (*SUM_LIKE, "composite", "composite_sum") and not metric.get("unitTypes"):

@@ -1,5 +1,5 @@
-"""Statsig tags (api/statsig.md §9): the stored tags and the `/console/v1/tags` routes. Metric
-bodies carry tag names, the list filter takes tag ids, so both lookups live here."""
+"""Statsig tags (docs/platforms/statsig.md#tags): the stored tags and the `/console/v1/tags`
+routes. Metric bodies carry tag names, the list filter takes tag ids, so both lookups live here."""
 
 from __future__ import annotations
 

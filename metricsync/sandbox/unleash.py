@@ -1,8 +1,8 @@
 """Unleash emulator: `POST /api/client/metrics` and the admin endpoints that read usage back.
 
-Faithful to shared/api/unleash.md: the stages run in Unleash's order and the first failure
-answers. Undocumented behaviours are settings (unleash_settings.py), listed in
-docs/sandbox/unleash.md.
+Faithful to Unleash as docs/sandbox/unleash.md describes it: the stages run in Unleash's order
+and the first failure answers. Undocumented behaviours are settings (unleash_settings.py), listed
+there too.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Which Statsig experiments use a metric (api/statsig-experiments.md): the lineage route per
-metric, and the experiments list once for scorecards that take metrics in by tag (whether the
-lineage route counts those is unconfirmed, so they are matched here as well)."""
+"""Which Statsig experiments use a metric: the lineage route per metric, and the experiments list
+once for scorecards that take metrics in by tag (whether the lineage route counts those is
+unconfirmed, so they are matched here as well): docs/platforms/statsig.md, "Experiments that use
+a metric"."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from metricsync.usage import Lookup
 
 API = "/console/v1"
 PAGE_SIZE = 1000
-RUNNING = frozenset({"active", "assignment_stopped"})  # still assigning or analysing (§U4)
+RUNNING = frozenset({"active", "assignment_stopped"})  # still assigning or analysing
 TAG_REFERENCES = ("primaryMetricTags", "secondaryMetricTags")
 
 

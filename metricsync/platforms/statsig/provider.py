@@ -1,5 +1,5 @@
 """Statsig metrics: pure translation between definitions and the Console API, and the thin
-operations the shared plan/apply flow calls (api/statsig.md)."""
+operations the shared plan/apply flow calls (docs/platforms/statsig.md)."""
 
 from __future__ import annotations
 
@@ -249,7 +249,8 @@ class StatsigProvider(Provider):
         return names
 
     def missing_tags(self, changes: Sequence[Change]) -> list[str]:
-        """Tags the changes use that do not exist yet: Statsig wants tags created first (§9)."""
+        """Tags the changes use that do not exist yet: Statsig wants tags created first
+        (docs/platforms/statsig.md#tags)."""
         wanted: dict[str, None] = {}
         for change in changes:
             if change.definition is not None and change.action != "delete":
@@ -343,7 +344,7 @@ class StatsigProvider(Provider):
         )
 
     def dry_run(self, change: Change) -> None:
-        """Sends a create or update with dryRun: Statsig validates it and stores nothing (§6.4).
+        """Sends a create or update with dryRun: Statsig validates it and stores nothing.
         Tags apply would create first are left out, because a dry run creates nothing."""
         assert change.definition is not None
         creating = change.action in ("create", "replace")

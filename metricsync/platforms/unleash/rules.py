@@ -1,4 +1,5 @@
-"""The Unleash server's own rules on top of the published client-metrics schema (§2, §7)."""
+"""The Unleash server's own rules on top of its published client-metrics schema
+(docs/sandbox/unleash.md)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from metricsync.secrets import redact, remember
 PATH = "/client/metrics"
 RECORDS = {False: "unleash-sent.jsonl", True: "unleash-sent-sandbox.jsonl"}  # by --sandbox
 ANSWERED = (204, 400, 401, 403, 413, 415, 429)  # handled here, each with its own message
-LIMITS = Limits(windows=((6000, 60.0),))  # REGISTER_CLIENT_RATE_LIMIT_PER_MINUTE default (§6)
+LIMITS = Limits(windows=((6000, 60.0),))  # Unleash's REGISTER_CLIENT_RATE_LIMIT_PER_MINUTE default
 
 
 class Outcome(StrEnum):
@@ -49,7 +49,7 @@ class SendResult:
 
 
 def body_to_send(spec: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The payload without toggles whose counts are all zero (Unleash drops them, §7.7), and
+    """The payload without toggles whose counts are all zero (Unleash drops them), and
     the names of the toggles left out."""
     body = json.loads(json.dumps(spec))  # a deep, JSON-only copy
     toggles = (body.get("bucket") or {}).get("toggles") or {}

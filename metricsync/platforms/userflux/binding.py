@@ -1,5 +1,6 @@
-"""Binds `@{name}` placeholders in UserFlux SQL. The server substitutes text verbatim (api §3),
-so metricsync does the quoting: a bound value can never leave the literal it was written in."""
+"""Binds `@{name}` placeholders in UserFlux SQL. The server substitutes text verbatim
+(docs/sandbox/userflux.md), so metricsync does the quoting: a bound value can never leave the
+literal it was written in."""
 
 from __future__ import annotations
 
@@ -95,8 +96,9 @@ def literal_text(name: str, value: Any) -> str:
     if "\0" in text:
         raise BindingError(f"variable {name!r} contains a NUL character")
     if "\\" in text:
-        # The warehouse dialect is unconfirmed (api §3): where \ escapes a quote, a doubled
-        # quote after it would end the literal. Refusing it keeps every dialect safe.
+        # The warehouse dialect is unconfirmed (docs/sandbox/userflux.md): where \ escapes a
+        # quote, a doubled quote after it would end the literal. Refusing it keeps every dialect
+        # safe.
         raise BindingError(
             f"variable {name!r} contains a backslash, which some SQL dialects read as an escape"
         )

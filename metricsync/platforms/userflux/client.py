@@ -19,7 +19,7 @@ from metricsync.platforms.userflux.binding import Query
 from metricsync.secrets import redact, remember
 
 TOKEN_PATH = "/metrics/auth/token"
-REFUSED = (401, 403)  # a token the server no longer accepts (api §5, §8.1)
+REFUSED = (401, 403)  # a token the server no longer accepts (docs/sandbox/userflux.md)
 REFUSED_AGAIN = {
     401: "UserFlux refused a token it had just issued",
     403: "UserFlux refused a fresh token too: is this address on the key's IP allow-list?",
@@ -27,7 +27,8 @@ REFUSED_AGAIN = {
 
 
 class UnexpectedResponse(MetricsyncError):
-    """The API answered 200 with a body metricsync cannot read (undocumented shapes, api §5)."""
+    """The API answered 200 with a body metricsync cannot read (shapes docs/sandbox/userflux.md
+    does not list)."""
 
 
 class AuthenticationFailed(ApiError):
@@ -174,7 +175,7 @@ class UserFluxClient:
 
 
 def request_for(query: Query) -> tuple[str, dict[str, Any]]:
-    """The path and body of one query (api §2.2, §2.3): SQL as standard base64 with padding."""
+    """The path and body of one query (docs/sandbox/userflux.md): SQL as standard base64, padded."""
     if query.sql is not None:
         encoded = base64.standard_b64encode(query.sql.encode("utf-8")).decode("ascii")
         return "/metrics/query", {"encodedQuery": encoded}
