@@ -234,9 +234,14 @@ def _create(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = _temporary(path, data)
     try:
-        os.link(temporary, path)
-    except FileExistsError:
-        raise InitRefused([display_path(path)]) from None
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            raise InitRefused([display_path(path)]) from None
+        except OSError:  # a file system without hard links: check, then rename
+            if os.path.lexists(path):
+                raise InitRefused([display_path(path)]) from None
+            os.replace(temporary, path)
     except OSError as exc:
         raise MetricsyncError(f"cannot write {display_path(path)}: {exc.strerror}") from exc
     finally:

@@ -243,3 +243,18 @@ def test_init_offers_every_registered_platform() -> None:
     assert sorted(p.name for p in (STARTER / "examples").iterdir()) == sorted(
         f"{name}.yaml" for name in PLATFORMS
     )
+
+
+def test_init_writes_whole_files_where_hard_links_are_not_supported(
+    here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(source: object, destination: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    assert run(["init", "--examples", "--no-workflows"]) == 0
+    assert (here / "definitions" / "statsig" / "example.yaml").read_bytes() == (
+        STARTER / "examples" / "statsig.yaml"
+    ).read_bytes()
+    assert [p.name for p in here.rglob("*.tmp")] == []
+    assert run(["validate"]) == 0

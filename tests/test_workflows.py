@@ -513,7 +513,10 @@ def test_a_failed_verification_fails_the_check_and_leads_the_comment(
         repo, tmp_path, "verify", args, step.get("ok-exit-codes", "0")
     )
     assert (result.returncode, published["exit-code"]) == (1, "1")
-    assert "::error title=metricsync verify::metricsync verify exited 1" in result.stdout
+    assert (
+        "::error title=metricsync verify::metricsync verify exited 1 (a check failed, or a "
+        "platform could not be reached)" in result.stdout
+    )
 
     gh.responses["repos/acme/metrics/issues/7/comments"] = []
     shell = shell_step(repo, workflow("plan"), "comment", "Post the plan", gh, **COMMENT_VALUES)

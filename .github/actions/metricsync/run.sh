@@ -57,7 +57,11 @@ for ok in ${INPUT_OK_EXIT_CODES:-0}; do
 done
 
 case "$code" in
-  1) meaning="error" ;;
+  1) if [ "$INPUT_COMMAND" = verify ]; then
+       meaning="a check failed, or a platform could not be reached"
+     else
+       meaning="error"
+     fi ;;
   2) meaning="changes pending" ;;
   3) meaning="invalid config or definitions; nothing was sent" ;;
   4) meaning="apply finished partly; run it again to converge" ;;
