@@ -107,10 +107,9 @@ def read_config(path: Path) -> tuple[Config | None, list[Problem]]:
     found += [(where, message, False) for where, message in unreadable]
     found += [(where, message, False) for where, message in _value_rules(document.data)]
     kinds = {name: kind.schema for name, kind in KINDS.items()}
-    found += [
-        (where, message, False)
-        for where, message in governance.config_findings(document.data, kinds)
-    ]
+    platforms = {name: [k.name for k in p.kinds] for name, p in PLATFORMS.items()}
+    rules = governance.config_findings(document.data, kinds, platforms)
+    found += [(where, message, False) for where, message in rules]
     root = path.resolve().parent
     found += [(where, message, False) for where, message in _folder_rules(root, document.data)]
     locator = Locator(source)

@@ -27,11 +27,8 @@ if TYPE_CHECKING:
 
 Where = tuple[str | int, ...]
 RULES = ("name_pattern", "required", "one_tag_of", "severity")
-TAGS = (
-    "spec",
-    "tags",
-)  # where Statsig and PostHog keep tags; a kind without them has no one_tag_of
-_EMPTY: tuple[Any, ...] = (None, "", [], {})
+# Where Statsig and PostHog keep tags; a kind whose schema has no such field has no one_tag_of.
+TAGS = ("spec", "tags")
 Violation = tuple[str, Where, Where, str]
 
 
@@ -45,6 +42,7 @@ class KindRules:
     one_tag_of: tuple[str, ...] = ()
     severity: Severity = "error"
     _compiled: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _tags: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @classmethod
     def read(cls, kind: str, raw: Mapping[str, Any]) -> KindRules:
@@ -56,6 +54,7 @@ class KindRules:
             one_tag_of=tuple(raw.get("one_tag_of") or ()),
             severity="warning" if raw.get("severity") == "warning" else "error",
             _compiled=re.compile(pattern) if pattern is not None else None,
+            _tags=frozenset(raw.get("one_tag_of") or ()),
         )
 
     @property
@@ -66,23 +65,26 @@ class KindRules:
         return [self.kind, self.name_pattern, self.required, self.one_tag_of, self.severity]
 
     def violations(self, data: Mapping[str, Any]) -> list[Violation]:
-        """(rule, path the problem is about, path to point at, what is wrong) per violation."""
+        """(rule, path the problem is about, path to point at, what is wrong) per violation.
+
+        Runs for every definition of a project: written for speed (see benchmarks/validate.py).
+        """
         found: list[Violation] = []
-        name = str(data.get("name"))
-        if self._compiled is not None and not self._compiled.fullmatch(name):
-            message = f"name {name!r} does not match {self.name_pattern!r}"
-            found.append(("name_pattern", ("name",), ("name",), message))
+        if self._compiled is not None:
+            name = data.get("name")
+            if not isinstance(name, str) or self._compiled.fullmatch(name) is None:
+                message = f"name {name!r} does not match {self.name_pattern!r}"
+                found.append(("name_pattern", ("name",), ("name",), message))
         for path in self.required:
             value, present = _lookup(data, path)
             if not present or _blank(value):
                 state = "is empty" if present else "is missing"
-                found.append(
-                    ("required", path, path if present else ("name",), f"{'.'.join(path)} {state}")
-                )
+                at = path if present else ("name",)
+                found.append(("required", path, at, f"{'.'.join(path)} {state}"))
         if self.one_tag_of:
             tags, present = _lookup(data, TAGS)
             carried = [tags] if isinstance(tags, str) else tags if isinstance(tags, list) else []
-            if not any(tag in self.one_tag_of for tag in carried):
+            if self._tags.isdisjoint(carried):
                 has = f"its tags: {', '.join(map(str, carried))}" if carried else "it has no tags"
                 message = f"carries none of the tags {', '.join(self.one_tag_of)} ({has})"
                 found.append(("one_tag_of", TAGS, TAGS if present else ("name",), message))
@@ -90,17 +92,18 @@ class KindRules:
 
 
 def _lookup(data: Any, path: Sequence[str]) -> tuple[Any, bool]:
-    for part in path:
-        if not isinstance(data, dict) or part not in data:
-            return None, False
-        data = data[part]
+    try:
+        for part in path:
+            data = data[part]
+    except (KeyError, TypeError, IndexError):  # missing, or a list or text on the way
+        return None, False
     return data, True
 
 
 def _blank(value: Any) -> bool:
-    if isinstance(value, str):
-        return not value.strip()
-    return value is None or value in _EMPTY
+    if value.__class__ is str:
+        return not value or value.isspace()
+    return value is None or value == [] or value == {}
 
 
 # ---- the config: effective rules per target, and what is wrong with the rules as written ------
@@ -120,17 +123,26 @@ def effective(project: Any, target: Any, kinds: Iterable[str]) -> dict[str, Kind
 
 
 def config_findings(
-    data: Mapping[str, Any], kinds: Mapping[str, str]
+    data: Mapping[str, Any], kinds: Mapping[str, str], platforms: Mapping[str, Sequence[str]]
 ) -> Iterator[tuple[Where, str]]:
-    """Patterns that do not compile and paths no definition of the kind can hold, at their line.
+    """Patterns that do not compile, paths no definition of the kind can hold, and a target's
+    rules for a kind it never reads, each at its line.
 
-    `kinds` names each kind's JSON Schema; unknown kinds are left to the config schema."""
+    `kinds` names each kind's JSON Schema and `platforms` each provider's kinds; unknown kinds
+    and providers are left to the config schema."""
     schemas = _Schemas(kinds)
     yield from _kind_findings(("rules",), data.get("rules"), schemas)
     targets = data.get("targets")
     for name, target in targets.items() if isinstance(targets, dict) else ():
-        if isinstance(target, dict):
-            yield from _kind_findings(("targets", name, "rules"), target.get("rules"), schemas)
+        if not isinstance(target, dict):
+            continue
+        rules, provider = target.get("rules"), target.get("provider")
+        yield from _kind_findings(("targets", name, "rules"), rules, schemas)
+        own = platforms.get(provider, ()) if isinstance(provider, str) else ()
+        for kind in rules if isinstance(rules, dict) and own else ():
+            if kind in kinds and kind not in own:
+                message = f"target {name!r} ({provider}) reads only {', '.join(own)} definitions"
+                yield ("targets", name, "rules", kind), f"{kind} rules never apply here: {message}"
 
 
 class _Schemas(dict[str, dict[str, Any]]):

@@ -339,7 +339,10 @@ rules:
   userflux/query:
     one_tag_of: [team:data]
 """
-    override = "    rules:\n      posthog/saved_metric:\n        required: [spec.query.cap]\n"
+    override = (
+        "    rules:\n      posthog/saved_metric:\n        required: [spec.query.cap]\n"
+        "      statsig/metric: {severity: warning}\n"
+    )
     root = project(tmp_path, rules, {"definitions/a.yaml": METRIC.format(name="A b c d")},
                    POSTHOG_TARGET + override)  # fmt: skip
     code, out = validate(root, capsys, "--no-cache")
@@ -349,22 +352,25 @@ rules:
             "metricsync.yaml:14:20: posthog/saved_metric rule required: 'spec.query.cap' is not "
             "a field of posthog/saved_metric [/targets/posthog-us/rules/posthog~1saved_metric/"
             "required/0]",
-            "metricsync.yaml:16:3: unknown kind; rules are given per kind: statsig/metric, "
+            "metricsync.yaml:15:23: statsig/metric rules never apply here: target 'posthog-us' "
+            "(posthog) reads only posthog/saved_metric definitions "
+            "[/targets/posthog-us/rules/statsig~1metric]",
+            "metricsync.yaml:17:3: unknown kind; rules are given per kind: statsig/metric, "
             "posthog/saved_metric, userflux/query or unleash/usage [/rules/statsig~1metrics]",
-            "metricsync.yaml:19:19: statsig/metric rule name_pattern is not a valid regular "
+            "metricsync.yaml:20:19: statsig/metric rule name_pattern is not a valid regular "
             "expression: unterminated character set at position 0 "
             "[/rules/statsig~1metric/name_pattern]",
-            "metricsync.yaml:21:9: statsig/metric rule required: 'spec.descripton' is not a "
+            "metricsync.yaml:22:9: statsig/metric rule required: 'spec.descripton' is not a "
             "field of statsig/metric (did you mean 'spec.description'?) "
             "[/rules/statsig~1metric/required/0]",
-            "metricsync.yaml:22:9: statsig/metric rule required: 'spec.createdTime' is a field "
+            "metricsync.yaml:23:9: statsig/metric rule required: 'spec.createdTime' is a field "
             "statsig/metric definitions may not set [/rules/statsig~1metric/required/1]",
-            "metricsync.yaml:23:9: statsig/metric rule required: 'spec.metricEvents.name' goes "
+            "metricsync.yaml:24:9: statsig/metric rule required: 'spec.metricEvents.name' goes "
             "through 'spec.metricEvents', which is not a mapping "
             "[/rules/statsig~1metric/required/2]",
-            "metricsync.yaml:26:17: userflux/query rule one_tag_of: userflux/query definitions "
+            "metricsync.yaml:27:17: userflux/query rule one_tag_of: userflux/query definitions "
             "have no tags [/rules/userflux~1query/one_tag_of]",
-            "invalid: 7 errors, 0 warnings (definitions are checked once the config is valid)",
+            "invalid: 8 errors, 0 warnings (definitions are checked once the config is valid)",
         ],
     )
 
