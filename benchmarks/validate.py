@@ -6,6 +6,8 @@ the floor (read bytes + libyaml CSafeLoader parse of the same files, GC paused a
 a cold `validate --no-cache`, and a warm `validate` (cache present, no file changed), each as a
 subprocess `python -m metricsync validate` and in-process; the first run of a checkout (cold,
 writing the cache); and `metricsync --help` start-up. Cold and warm output must be identical.
+The cold and warm runs are timed again on a copy of the project whose config adds five rules
+(RULES, which every definition follows), and the rules' share of each time is printed.
 
     python benchmarks/validate.py              # N=10,000
     python benchmarks/validate.py --n 1000 --invalid-percent 1
@@ -52,6 +54,19 @@ targets:
     url: https://unleash.example.com/api
     api_token: env:UNLEASH_BACKEND_TOKEN
     definitions: [definitions/unleash]
+"""
+
+# Five rules every generated definition follows, so the run with them prints what the run
+# without them does and the difference is their cost alone.
+RULES = """\
+rules:
+  statsig/metric:
+    name_pattern: 'Bench [a-z_]+ metric [0-9]{6}'
+    required: [spec.description, spec.tags, lifecycle.protect]
+    one_tag_of: [checkout, revenue, growth, mobile]
+  posthog/saved_metric:
+    name_pattern: 'Bench [a-z]+ saved metric [0-9]{6}'
+    required: [spec.description, spec.query.conversion_window]
 """
 
 TEXT = """users sessions checkout purchase revenue order value cart page view signup retention
@@ -313,6 +328,16 @@ def timed(function: Callable[[], None]) -> float:
     return time.perf_counter() - started
 
 
+def cpu_timed(function: Callable[[], None]) -> tuple[float, float]:
+    """Wall time and CPU time (this process and its children, user + system). On a shared
+    machine the CPU time moves far less with other load than the wall time does."""
+    before, own, started = os.times(), time.process_time(), time.perf_counter()
+    function()
+    wall, own, after = time.perf_counter() - started, time.process_time() - own, os.times()
+    children = after.children_user + after.children_system
+    return wall, own + children - before.children_user - before.children_system
+
+
 def output(root: Path, *flags: str) -> bytes:
     command = [sys.executable, "-m", "metricsync", "validate", *flags]
     return subprocess.run(command, cwd=root, capture_output=True, check=False).stdout
@@ -350,12 +375,47 @@ def main() -> None:
             shutil.rmtree(root)
 
 
+RULED = "with 5 rules: "
+RULES_ALONE = "the rules alone, every definition checked in-process"
+
+
+def rules_alone(ruled: Path) -> Callable[[], None]:
+    """The rules' own work: every parsed definition checked, without reading or parsing."""
+    from metricsync import governance, validation
+    from metricsync.config import load_config
+
+    config = load_config(ruled / "metricsync.yaml")
+    targets = list(config.targets.values())
+    work = []
+    for folder in dict.fromkeys(f for t in targets for f in t.definitions):
+        rules = governance.for_folder(targets, folder)
+        for path in sorted((ruled / folder).rglob("*.yaml")):
+            source = path.read_bytes()
+            work.append((rules, str(path), source, validation.check_file(str(path), source).valid))
+
+    def run() -> None:
+        found = [rules.check(file, source, valid) for rules, file, source, valid in work]
+        assert not any(found), "the benchmark's definitions all follow the rules"
+
+    return run
+
+
+def with_rules(root: Path) -> Path:
+    """A copy of the generated project whose config adds RULES (its own cache, same files)."""
+    ruled = root / "with-rules"
+    shutil.copytree(root / "definitions", ruled / "definitions")
+    (ruled / "metricsync.yaml").write_text(CONFIG + RULES)
+    return ruled
+
+
 def report(root: Path, args: argparse.Namespace) -> None:
     files = generate(root, args.n, args.invalid_percent)
     lines = [len(p.read_bytes().splitlines()) for p in files]
     size = sum(p.stat().st_size for p in files)
     cold_text, warm_text = output(root, "--no-cache"), output(root)  # primes the cache
     assert output(root) == warm_text == cold_text, "a cached run must print what a cold one does"
+    ruled = with_rules(root)
+    assert output(ruled, "--no-cache") == output(ruled) == output(ruled) == cold_text
     cases = {
         "floor: read + CSafeLoader (in-process)": lambda: floor(files),
         "cold validate --no-cache, in-process": in_process(root, "--no-cache"),
@@ -363,22 +423,45 @@ def report(root: Path, args: argparse.Namespace) -> None:
         "cold validate writing the cache, subprocess": first_run(root),
         "warm validate (cache), in-process": in_process(root),
         "warm validate (cache), subprocess": subprocess_run(root),
+        RULED + "cold validate --no-cache, in-process": in_process(ruled, "--no-cache"),
+        RULED + "cold validate --no-cache, subprocess": subprocess_run(ruled, "--no-cache"),
+        RULED + "warm validate (cache), in-process": in_process(ruled),
+        RULED + "warm validate (cache), subprocess": subprocess_run(ruled),
     }
     in_process(root)()  # imports and schema compilation once, as a subprocess pays them anyway
+    cases[RULES_ALONE] = rules_alone(ruled)
     samples: dict[str, list[float]] = {name: [] for name in cases}
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(args.repeat):
         for name, function in cases.items():
-            samples[name].append(timed(function))
+            wall, used = cpu_timed(function)
+            samples[name].append(wall)
+            cpu[name].append(used)
     medians = {name: statistics.median(times) for name, times in samples.items()}
     base = medians["floor: read + CSafeLoader (in-process)"]
     quantiles = statistics.quantiles(lines, n=10)
     print(f"N={args.n} files, {size / 1e6:.1f} MB, lines p10 {quantiles[0]:.0f} "
           f"median {statistics.median(lines):.0f} p90 {quantiles[-1]:.0f}; "
           f"{cold_text.decode().splitlines()[-1]}")  # fmt: skip
-    print(f"{'case':<44} {'median s':>9} {'x floor':>8}   runs")
+    print(f"{'case':<58} {'median s':>9} {'x floor':>8}   runs")
     for name, value in medians.items():
         runs = " ".join(f"{t:.3f}" for t in samples[name])
-        print(f"{name:<44} {value:>9.3f} {value / base:>8.2f}   {runs}")
+        print(f"{name:<58} {value:>9.3f} {value / base:>8.2f}   {runs}")
+    print(f"\nthe rules' share: {RULED}vs without; median wall, min wall, median CPU (s)")
+    for name in medians:
+        if name.startswith(RULED):
+            plain = name.removeprefix(RULED)
+            figures = [
+                (statistics.median(samples[plain]), statistics.median(samples[name])),
+                (min(samples[plain]), min(samples[name])),
+                (statistics.median(cpu[plain]), statistics.median(cpu[name])),
+            ]
+            shown = "   ".join(
+                f"{a:.3f} -> {b:.3f} ({(b - a) / a * 100:+.1f}%)" for a, b in figures
+            )
+            print(f"  {plain:<42} {shown}")
+    alone = statistics.median(cpu[RULES_ALONE])
+    print(f"  {RULES_ALONE}: {alone * 1000:.1f} ms CPU, {alone / args.n * 1e6:.1f} us a definition")
     help_time, bare = startup(11)
     print(f"metricsync --help: {help_time * 1000:.0f} ms (python -c pass: {bare * 1000:.0f} ms)")
 
