@@ -22,7 +22,8 @@ def used_by_line(change: Change) -> str | None:
 
 
 def _one(use: Use) -> str:
-    return f"{use.name} ({use.status}, running)" if use.running else f"{use.name} ({use.status})"
+    running = use.running and use.status != "running"
+    return f"{use.name} ({use.status}, running)" if running else f"{use.name} ({use.status})"
 
 
 def usage_risk(change: Change, name: Quote, text: Quote) -> str | None:
