@@ -18,7 +18,7 @@ from metricsync.secrets import redact
 from metricsync.usage import Lookup
 
 API = "/console/v1"
-PAGE_SIZE = 1000
+PAGE_SIZE = 100  # every API version accepts it (docs/platforms/statsig.md, Listing); links follow
 RUNNING = frozenset({"active", "assignment_stopped"})  # still assigning or analysing
 TAG_REFERENCES = ("primaryMetricTags", "secondaryMetricTags")
 
