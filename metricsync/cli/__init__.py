@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def run(argv: list[str] | None = None) -> int:
     """Runs one command and returns its exit code (docs/README.md); never lets a traceback out."""
+    from metricsync.render.values import printable
     from metricsync.secrets import redact
 
     try:
@@ -72,11 +73,11 @@ def run(argv: list[str] | None = None) -> int:
         return ExitCode.ERROR
     except InvalidInput as exc:
         for problem in exc.problems:  # every problem, then the verdict: nothing was sent
-            click.echo(redact(str(problem)), err=True)
+            click.echo(printable(redact(str(problem))), err=True)
         click.echo(f"Error: {redact(str(exc))}", err=True)
         return exc.exit_code
-    except MetricsyncError as exc:
-        click.echo(f"Error: {redact(str(exc))}", err=True)
+    except MetricsyncError as exc:  # server text included: no control sequence reaches a terminal
+        click.echo(f"Error: {printable(redact(str(exc)), lines=True)}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
@@ -85,7 +86,8 @@ def run(argv: list[str] | None = None) -> int:
         if os.environ.get("METRICSYNC_DEBUG"):
             import traceback
 
-            click.echo(redact(traceback.format_exc()), err=True)
-        click.echo(f"Error: unexpected {type(exc).__name__}: {redact(str(exc))}", err=True)
+            click.echo(printable(redact(traceback.format_exc()), lines=True), err=True)
+        message = printable(redact(str(exc)), lines=True)
+        click.echo(f"Error: unexpected {type(exc).__name__}: {message}", err=True)
         return ExitCode.ERROR
     return int(result or 0)

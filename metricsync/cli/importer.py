@@ -99,6 +99,7 @@ def _legacy(entry: Entry, report: ImportReport) -> str:
 
 def render_text(report: ImportReport) -> str:
     from metricsync.importer import Skip
+    from metricsync.render.values import printable
 
     skipped = len(report.entries) - len(report.written)
     lines = [
@@ -117,7 +118,7 @@ def render_text(report: ImportReport) -> str:
             "run `metricsync validate` to see where"
         )
     lines += _next_steps(report)
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"  # names and notes from a server
 
 
 def _count(number: int, noun: str) -> str:

@@ -9,7 +9,7 @@ import re
 from metricsync.plan import Action, Change, Plan
 from metricsync.render.text import SYMBOLS
 from metricsync.render.usage import usage_risk, used_by_line
-from metricsync.render.values import duration, show, summary_counts
+from metricsync.render.values import duration, printable, show, summary_counts
 
 LIMIT = 65_000
 TITLE = "### metricsync plan"
@@ -71,20 +71,22 @@ def _risks(plan: Plan) -> list[str]:
 
 def _details(change: Change) -> str:
     symbol, _ = SYMBOLS[change.action]
-    title = f"<code>{html.escape(symbol)}</code> {change.action.value} {_text(change.kind)} "
-    title += f"<b>{_text(change.name)}</b>"
+    title = f"<code>{html.escape(symbol)}</code> {change.action.value} {_html(change.kind)} "
+    title += f"<b>{_html(change.name)}</b>"
     if change.previous_name:
-        title += f" (renamed from {_text(change.previous_name)})"
+        title += f" (renamed from {_html(change.previous_name)})"
     if change.adopt_from:
-        title += f" (adopt from {_text(change.adopt_from)})"
-    body = [f"{symbol} {f.path}: {_field(change, f.before, f.after)}" for f in change.fields]
+        title += f" (adopt from {_html(change.adopt_from)})"
+    body = [
+        f"{symbol} {printable(f.path)}: {_field(change, f.before, f.after)}" for f in change.fields
+    ]
     if change.adopt_from:
         body.append(f"~ ownership marker {change.adopt_from} replaced by ours")
     elif change.action == Action.ADOPT:
         body.append("~ ownership marker added")
     used_by = used_by_line(change)
     if used_by is not None:
-        body.append(f"! {used_by}")
+        body.append(f"! {printable(used_by)}")
     text = "\n".join(body) or "(no field changes)"
     fence = "`" * max(3, _longest_backticks(text) + 1)
     return f"<details><summary>{title}</summary>\n\n{fence}diff\n{text}\n{fence}\n\n</details>\n"
@@ -99,14 +101,21 @@ def _footer(plan: Plan) -> str:
 
 
 def _text(value: str) -> str:
-    """User text outside code: no HTML, no markdown emphasis, links or tables, no @-mentions."""
-    escaped = html.escape(value, quote=False)
+    """User text outside code: no HTML, no markdown emphasis, links or tables, no @-mentions,
+    no control characters (a carriage return must not start a heading or end a block)."""
+    escaped = html.escape(printable(value), quote=False)
     escaped = re.sub(r"([\\`*_\[\]|~])", r"\\\1", escaped)
-    return escaped.replace("@", "&#64;").replace("\n", " ")
+    return escaped.replace("@", "&#64;")
+
+
+def _html(value: str) -> str:
+    """User text inside an HTML element (<summary>), where GitHub reads no markdown: escaped as
+    HTML only, so a name shows as written (`saved_metric`, not `saved\\_metric`)."""
+    return html.escape(printable(value), quote=False).replace("@", "&#64;")
 
 
 def _code(value: str) -> str:
-    return value.replace("`", "'")
+    return printable(value).replace("`", "'")
 
 
 def _longest_backticks(text: str) -> int:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Any, TextIO
 
+from metricsync.render.values import printable
+
 SAMPLE = 200  # rows read before the table's columns and widths are fixed
 
 
@@ -89,10 +91,10 @@ def _table(
 
 
 def _cell(value: Any) -> str:
-    """One value on one line: null shown as such, line breaks escaped."""
+    """One value on one line: null shown as such, line breaks and other controls escaped."""
     if value is None:
         return "null"
-    return _text(value).replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+    return printable(_text(value))
 
 
 def _text(value: Any) -> str:

@@ -8,7 +8,7 @@ import click
 from metricsync.apply import ApplyReport, Outcome, Status
 from metricsync.plan import Action, Change, Plan, TargetPlan
 from metricsync.render.usage import usage_risk, used_by_line
-from metricsync.render.values import duration, show, summary_counts
+from metricsync.render.values import duration, printable, show, summary_counts
 
 SYMBOLS = {
     Action.CREATE: ("+", "green"),
@@ -34,10 +34,12 @@ def _target(target: TargetPlan, colour: bool) -> list[str]:
         lines += change_lines(change, colour)
     for look in target.lookalikes:
         lines.append(
-            f"  ? possible duplicate: unmanaged {look.name!r} (id {look.live_id}) "
-            f"resembles {look.resembles!r}"
+            printable(
+                f"  ? possible duplicate: unmanaged {look.name!r} (id {look.live_id}) "
+                f"resembles {look.resembles!r}"
+            )
         )
-    lines += [f"  note: {note}" for note in target.notes]
+    lines += [printable(f"  note: {note}") for note in target.notes]
     lines += [_style(f"  refused: {r}", "red", colour) for r in target.refusals]
     if target.changes:
         lookups = f" ({target.lookups} to look up experiments)" if target.lookups else ""
@@ -64,18 +66,20 @@ def change_lines(change: Change, colour: bool) -> list[str]:
     lines = [_style(head, hue, colour)]
     for field in change.fields:
         if change.action == Action.CREATE:
-            lines.append(f"      {field.path}: {show(field.after)}")
+            lines.append(f"      {printable(field.path)}: {show(field.after)}")
         else:
-            lines.append(f"      {field.path}: {show(field.before)} → {show(field.after)}")
+            path = printable(field.path)
+            lines.append(f"      {path}: {show(field.before)} → {show(field.after)}")
     used_by = used_by_line(change)
     if used_by is not None:
-        lines.append(f"      {used_by}")
+        lines.append(f"      {printable(used_by)}")
     if change.action == Action.UPDATE and (risk := usage_risk(change, repr, str)) is not None:
         lines.append(_style(f"      ! {risk}", "red", colour))
     return lines
 
 
 def _style(text: str, colour_name: str, colour: bool) -> str:
+    text = printable(text)  # before styling: the only escape sequences are our own
     return click.style(text, fg=colour_name) if colour else text
 
 
@@ -84,12 +88,12 @@ def render_outcome(outcome: Outcome) -> str:
     what = f"{outcome.target}: {change.action.value} {change.kind} {change.name!r}"
     if outcome.status == Status.APPLIED:
         return f"  ok      {what} ({outcome.seconds:.2f}s)"
-    return f"  {outcome.status.value:<7} {what}: {outcome.error}"
+    return printable(f"  {outcome.status.value:<7} {what}: {outcome.error}")
 
 
 def render_report(report: ApplyReport) -> str:
     lines = [render_outcome(o) for o in report.outcomes if o.status != Status.APPLIED]
-    lines += [f"note: {note}" for note in report.notes]
+    lines += [printable(f"note: {note}") for note in report.notes]
     applied, failed = report.count(Status.APPLIED), report.count(Status.FAILED)
     skipped = report.count(Status.SKIPPED)
     counts = f"{applied} applied, {failed} failed, {skipped} skipped"

@@ -8,6 +8,7 @@ import json
 import re
 from itertools import groupby
 
+from metricsync.render.values import printable
 from metricsync.verify import CheckResult, Status, VerifyReport
 
 FORMAT_VERSION = 1
@@ -39,9 +40,10 @@ def render_text(report: VerifyReport) -> str:
         for r in results:
             what = f"{r.check} {r.name!r}" if r.name else r.check
             outcome = "" if r.status == Status.FAILED else f": {r.detail}"
-            lines.append(f"  {MARKS[r.status]:<4}  {what}{outcome} ({_seconds(r.seconds)})")
+            line = f"  {MARKS[r.status]:<4}  {what}{outcome} ({_seconds(r.seconds)})"
+            lines.append(printable(line))
             if r.status == Status.FAILED:
-                lines.append(f"        {r.source or target}: {r.detail}")
+                lines.append(printable(f"        {r.source or target}: {r.detail}"))
     lines.append(summary(report))
     return "\n".join(lines) + "\n"
 
@@ -106,9 +108,9 @@ def _seconds(seconds: float) -> str:
 
 def _cell(value: str) -> str:
     """User and platform text in a table cell: no HTML, markdown syntax, pipes or mentions."""
-    escaped = re.sub(r"([\\`*_\[\]|~])", r"\\\1", html.escape(value, quote=False))
-    return escaped.replace("@", "&#64;").replace("\n", " ")
+    escaped = re.sub(r"([\\`*_\[\]|~])", r"\\\1", html.escape(printable(value), quote=False))
+    return escaped.replace("@", "&#64;")
 
 
 def _code(value: str) -> str:
-    return value.replace("`", "'")
+    return printable(value).replace("`", "'")
