@@ -190,6 +190,28 @@ def test_warnings_are_reported_and_do_not_fail(
     )
 
 
+def test_the_json_format_carries_the_rule_and_its_severity(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = "rules:\n  statsig/metric:\n    one_tag_of: [team:checkout]\n    severity: warning\n"
+    root = project(tmp_path, rules, {"definitions/a.yaml": METRIC.format(name="Revenue")})
+    code, out = validate(root, capsys, "--no-cache", "--format", "json")
+    assert (code, json.loads(out)["problems"]) == (
+        0,
+        [
+            {
+                "file": "definitions/a.yaml",
+                "line": 2,
+                "column": 7,
+                "pointer": "/spec/tags",
+                "severity": "warning",
+                "message": "statsig/metric rule one_tag_of: carries none of the tags "
+                "team:checkout (it has no tags)",
+            }
+        ],
+    )
+
+
 def test_github_annotations_carry_the_rule_and_its_severity(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -24,7 +24,8 @@ from metricsync.errors import ExitCode
 def validate_command(
     config_path: Path, targets: tuple[str, ...], output_format: str, no_cache: bool
 ) -> int:
-    """Check the config and every definition: schemas first, then cross-file rules.
+    """Check the config and every definition: schemas first, then cross-file rules and the
+    project's own `rules` (naming, required fields, owning tags) from metricsync.yaml.
 
     Reports every problem at once as file:line:column with the JSON pointer of the field.
     Exits 3 when any problem is an error, 0 otherwise. Never uses the network.
