@@ -20,6 +20,15 @@ from metricsync.plan import ABSENT, Action, Change, FieldChange, ForeignTwin, Lo
 
 
 @dataclass(frozen=True)
+class Reference:
+    """A name one object's spec refers to (a Statsig composite's component), and where in the
+    spec it is written, for messages."""
+
+    name: str
+    path: tuple[str | int, ...] = ()
+
+
+@dataclass(frozen=True)
 class KindDiff:
     """What the diff needs to know about one kind on one target."""
 
@@ -30,7 +39,7 @@ class KindDiff:
     # fields this target's platform does not change in place (configured, or learnt when an
     # update did not take them): a change to one is planned as a replace
     create_only: tuple[str, ...] = ()
-    depends: Callable[[Mapping[str, Any]], Sequence[str]] = lambda spec: ()  # names a spec needs
+    depends: Callable[[Mapping[str, Any]], Sequence[Reference]] = lambda spec: ()  # what it needs
     marker_supported: bool = True  # the platform stores the ownership marker
     prune: bool = False
     foreign: ForeignOwner = lambda spec: None  # another repository's marker on a live spec
@@ -222,8 +231,8 @@ def order(changes: list[Change], spec: KindDiff, key: Callable[[str], str]) -> l
             return
         needs = []
         if change.definition is not None:
-            for name in spec.depends(change.definition.spec):
-                before = by_name.get(key(name))
+            for reference in spec.depends(change.definition.spec):
+                before = by_name.get(key(reference.name))
                 if before is not None and before is not change:
                     place(before, seen | {change.key})
                     needs.append(before.key)

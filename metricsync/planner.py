@@ -16,10 +16,13 @@ import httpx
 from metricsync.config import Policy, Target
 from metricsync.definitions import Definition
 from metricsync.diff import DiffResult, diff
-from metricsync.errors import ConfigError
+from metricsync.documents import Locator
+from metricsync.errors import ConfigError, InvalidInput
 from metricsync.plan import Action, Change, ForeignTwin, Plan, TargetPlan
 from metricsync.platforms import PLATFORMS
+from metricsync.problems import Problem, pointer_of
 from metricsync.provider import LiveState, Provider
+from metricsync.references import Dangling, Held, check_references
 from metricsync.usage import Lookup, in_use_refusals, needs_lookup, with_usage
 from metricsync.workspace import Workspace, open_workspace
 
@@ -92,12 +95,23 @@ def build_plan(
 ) -> Plan:
     synced = synced_targets(workspace)
     states = read_states(providers, {t.name: len(workspace.definitions(t)) for t in synced})
-    targets = [
-        plan_target(
-            t, workspace.definitions(t), providers[t.name], overrides, states[t.name], reviewed
-        )
-        for t in synced
-    ]
+    targets, problems = [], []
+    for t in synced:
+        try:
+            targets.append(
+                plan_target(
+                    t,
+                    workspace.definitions(t),
+                    providers[t.name],
+                    overrides,
+                    states[t.name],
+                    reviewed,
+                )
+            )
+        except InvalidInput as invalid:  # every target's problems, then exit 3 (SPEC 5)
+            problems += invalid.problems
+    if problems:
+        raise InvalidInput(problems)
     created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     warnings = tuple(unmatched_adopt_from(overrides.adopt_from, targets))
     return Plan(tuple(targets), definitions_digest(workspace), created, warnings)
@@ -137,9 +151,11 @@ def plan_target(
     """One target's plan from its live state as read; with `reviewed`, only the changes it
     keeps, and the safety rules judge those alone."""
     adopt_from = frozenset(overrides.adopt_from)
-    result = diff(
-        definitions, state.objects, replace(provider.kind_diff(state), adopt_from=adopt_from)
-    )
+    kind_diff = replace(provider.kind_diff(state), adopt_from=adopt_from)
+    result = diff(definitions, state.objects, kind_diff)
+    references = check_references(definitions, state.objects, result.changes, kind_diff)
+    if references.dangling:
+        raise InvalidInput([dangling_problem(target, d) for d in references.dangling])
     changes = result.changes
     left: tuple[Change, ...] = ()
     if reviewed is not None:
@@ -157,6 +173,11 @@ def plan_target(
         notes=(*_notes(state, result, target.policy), *_left_for_later(left)),
         refusals=(
             *map(foreign_refusal, result.foreign),
+            *(
+                held_refusal(h)
+                for h in references.held
+                if any(c.name == h.deleted for c in changes)
+            ),
             *refusals(changes, target.policy, managed, overrides),
         ),
         api_calls=mutations + lookup.requests,
@@ -198,6 +219,28 @@ def _left_for_later(left: tuple[Change, ...]) -> Iterator[str]:
             f"{len(left)} change(s) outside the reviewed plan ({names}{more}) are left for "
             "the next plan"
         )
+
+
+def dangling_problem(target: Target, dangling: Dangling) -> Problem:
+    """Where a reference that resolves to nothing is written, as validation reports it."""
+    d, reference = dangling.definition, dangling.reference
+    path = ("spec", *reference.path)
+    try:
+        line, column = Locator(Path(d.file).read_bytes()).position(d.index, path)
+    except OSError:
+        line, column = d.line, 1
+    message = (
+        f"{reference.name!r} is neither defined for target {target.name} nor live there: "
+        "nothing it names exists (define it, or fix the name)"
+    )
+    return Problem(d.file, line, column, message, pointer_of(path))
+
+
+def held_refusal(held: Held) -> str:
+    return (
+        f"deleting {held.deleted!r} is refused: {held.referrer!r} ({held.where}), which stays, "
+        "refers to it; remove that reference first, or keep the definition"
+    )
 
 
 def foreign_refusal(twin: ForeignTwin) -> str:

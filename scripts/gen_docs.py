@@ -52,7 +52,7 @@ EXIT_CODES = {
     ExitCode.INVALID: "invalid config or definitions (nothing was sent)",
     ExitCode.PARTIAL: "apply finished partly: some changes applied, some failed",
     ExitCode.REFUSED: "refused by a safety rule: threshold, protected object, unowned delete, "
-    "stale saved plan",
+    "another owner's object, in use by a running experiment, a referenced object, stale saved plan",
     ExitCode.USAGE: "command-line usage error",
     ExitCode.INTERRUPTED: "interrupted (SIGINT, Ctrl-C): no write started after the signal, "
     "every change reported as applied, failed or not started",

@@ -69,8 +69,11 @@ def plan_command(
 ) -> int:
     """Read live state and print the ordered changes apply would make.
 
-    A plan that a safety rule refuses is printed and exits 5. `--out FILE` saves the plan for
-    `metricsync apply FILE`, which refuses it if anything it touches changed since.
+    A reference that resolves to nothing (a composite's component neither defined for the
+    target nor live there) is exit 3 at its line. A plan that a safety rule refuses (among
+    them a delete of an object that something staying refers to) is printed and exits 5.
+    `--out FILE` saves the plan for `metricsync apply FILE`, which refuses it if anything it
+    touches changed since.
     """
     from metricsync.planner import Overrides, build_plan, open_session
     from metricsync.saved import save

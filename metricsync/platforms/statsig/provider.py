@@ -17,7 +17,7 @@ from metricsync.bulk import paused_gc
 from metricsync.client import Limits
 from metricsync.config import Target
 from metricsync.definitions import Definition
-from metricsync.diff import KindDiff, top_field
+from metricsync.diff import KindDiff, Reference, top_field
 from metricsync.errors import ApiError
 from metricsync.listing import (
     MAX_PAGES,
@@ -122,8 +122,13 @@ def to_payload(definition: Definition, owner_tag: str, *, update: bool = False) 
     return body
 
 
-def components(spec: Mapping[str, Any]) -> list[str]:
-    return [c["name"] for c in spec.get("metricComponentMetrics") or [] if "name" in c]
+def components(spec: Mapping[str, Any]) -> list[Reference]:
+    """A composite's components, by name: the metrics it is computed from."""
+    return [
+        Reference(str(c["name"]), ("metricComponentMetrics", i))
+        for i, c in enumerate(spec.get("metricComponentMetrics") or [])
+        if isinstance(c, Mapping) and "name" in c
+    ]
 
 
 def metric_path(metric_id: str) -> str:
