@@ -118,9 +118,8 @@ class RetryPolicy:
     attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 8.0
-    max_retry_after: float = (
-        900.0  # Statsig's longest window is 15 minutes; the run's deadline bounds it
-    )
+    # Statsig's longest window is 15 minutes; the run's deadline bounds every wait anyway.
+    max_retry_after: float = 900.0
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

@@ -146,3 +146,28 @@ def test_a_field_the_platform_drops_fails_the_change_naming_it(project: Project)
         "them: fix the key, or list them in lifecycle.ignore_changes to stop comparing them"
     )
     assert report.exit_code == 1
+
+
+class AnswersWithoutData(httpx.BaseTransport):
+    """A server whose write answers carry only the message, not the metric."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.method == "POST" and request.url.path.startswith("/console/v1/metrics"):
+            response.read()
+            message = {"message": response.json()["message"]}
+            return httpx.Response(response.status_code, json=message)
+        return response
+
+
+def test_a_write_answered_without_the_metric_is_checked_against_a_read(project: Project) -> None:
+    statsig(project, "Revenue total")
+    project.transport = lambda _target: AnswersWithoutData(SandboxTransport(project.app))  # type: ignore[method-assign]
+    assert [o.status for o in project.apply().outcomes] == [Status.APPLIED]
+    statsig(project, "Revenue total", description="Net")
+    assert [o.status for o in project.apply().outcomes] == [Status.APPLIED]
+    assert project.sent("GET", "/console/v1/metrics/Revenue%20total%3A%3Asum") == 2
+    assert project.plan().changes == []

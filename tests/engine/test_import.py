@@ -614,3 +614,37 @@ def test_a_posthog_description_ending_in_a_newline_converges(project: Project) -
     )
     project.apply()
     assert project.plan().changes == []
+
+
+# Shaped like the vendor's own examples: the create response of the API notes, the list example's
+# renamed composite and auto-generated metrics, and the Warehouse Native metric of the vendor's
+# Terraform test, which keeps directionality, isReadOnly, isVerified and unitTypes at the top.
+VENDOR_STATSIG = [
+    {"id": "checkout_revenue::sum", "name": "checkout_revenue", "type": "sum",
+     "directionality": "increase", "description": "Revenue from checkouts", "isPermanent": False,
+     "isReadOnly": True, "isHidden": False, "isVerified": False, "tags": ["revenue"],
+     "unitTypes": ["userID"], "metricEvents": [{"name": "purchase", "type": "value", "criteria": []}],
+     "lineage": {"events": ["purchase"], "metrics": []}, "creatorName": "CONSOLE API",
+     "creatorEmail": None, "createdTime": 1720218271796,
+     "owner": {"name": "Jane Doe", "ownerID": "user123", "ownerType": "USER",
+               "ownerName": "Jane Doe", "ownerEmail": "jane@example.com"}, "team": None},
+    {"id": "___RENAME_FAILED___::composite_sum", "name": "rename_test_success",
+     "type": "composite_sum", "unitTypes": ["userID"], "directionality": "decrease",
+     "metricComponentMetrics": [{"name": "checkout_revenue", "type": "sum"},
+                                {"name": "add_to_cart", "type": "event_count"}]},
+    {"name": "add_to_cart", "type": "event_count"}, {"name": "add_to_cart", "type": "event_dau"},
+    {"id": "orders_wn::user_warehouse", "name": "orders_wn", "type": "user_warehouse",
+     "directionality": "decrease", "isReadOnly": True, "isVerified": True,
+     "unitTypes": ["userID"], "description": "Warehouse Native",
+     "warehouseNative": {"aggregation": "count", "metricSourceName": "orders",
+                         "criteria": [{"type": "metadata", "column": "status",
+                                       "condition": "=", "values": ["paid"]}]}},
+]  # fmt: skip
+
+
+def test_statsig_metrics_shaped_like_the_vendors_examples_import_to_adoptions_only(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.app.seed({"statsig": {"metrics": VENDOR_STATSIG}})
+    _, actions = _round_trip(project, capsys, "statsig-test")
+    assert actions == {"adopt": 3}  # the two generated event metrics are left alone

@@ -147,10 +147,18 @@ def _page_count(page: LivePage) -> int | None:
     return None
 
 
-def _metric_data(content: bytes) -> dict[str, Any]:
-    body = json.loads(content)
+def _envelope_data(content: bytes) -> dict[str, Any] | None:
+    """The metric under `data` of an answer, or None when the answer holds none."""
+    body = json.loads(content) if content.strip() else {}
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict) or "id" not in data or "name" not in data:
+        return None
+    return data
+
+
+def _metric_data(content: bytes) -> dict[str, Any]:
+    data = _envelope_data(content)
+    if data is None:
         raise ValueError("no metric under `data`")
     return data
 
@@ -299,9 +307,8 @@ class StatsigProvider(Provider):
         body = to_payload(definition, self.owner_tag)
 
         def send() -> LiveObject:
-            return self._answered(
-                self.client.send("POST", f"{API}/metrics", body=body, resend=False)
-            )
+            response = self.client.send("POST", f"{API}/metrics", body=body, resend=False)
+            return self._answered(response, f"{definition.name}::{definition.spec['type']}")
 
         return self.create_once(
             change.name,
@@ -317,17 +324,23 @@ class StatsigProvider(Provider):
         response = self.client.send("GET", metric_path(metric_id), ok=(404,))
         if response.status_code != 200:
             return None
-        found = self._answered(response)
+        found = from_payload(self.client.decode(response, _metric_data), self.owner_tag)
         return found if found.name == definition.name else None  # an id kept across a rename
 
     def update(self, change: Change) -> LiveObject:
         assert change.definition is not None and change.live_id is not None
         body = to_payload(change.definition, self.owner_tag, update=True)
-        return self._answered(self.client.send("POST", metric_path(change.live_id), body=body))
+        response = self.client.send("POST", metric_path(change.live_id), body=body)
+        return self._answered(response, change.live_id)
 
-    def _answered(self, response: httpx.Response) -> LiveObject:
-        """The metric a create, update or read answered with (`data` of the envelope)."""
-        return from_payload(self.client.decode(response, _metric_data), self.owner_tag)
+    def _answered(self, response: httpx.Response, metric_id: str) -> LiveObject:
+        """The metric a create or update answered with (`data` of the envelope), to be checked
+        against what was sent; an answer without it is checked against a read of the metric."""
+        data = self.client.decode(response, _envelope_data)
+        if data is None:
+            read = self.client.send("GET", metric_path(metric_id))
+            data = self.client.decode(read, _metric_data)
+        return from_payload(data, self.owner_tag)
 
     def not_taken(self, change: Change, fields: Sequence[FieldChange]) -> str:
         """An update that did not take a create-only field teaches this checkout to plan such
