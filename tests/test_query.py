@@ -330,3 +330,32 @@ def test_a_refused_query_exits_1_with_the_platforms_message(
     code, out, err = project.cli("query", "gone", capsys=capsys)
     assert (code, out) == (1, "")
     assert err.endswith("failed with HTTP 404: unknown metric deleted-metric\n")
+
+
+def test_a_hostile_var_for_a_predefined_metric_is_refused_before_sending(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """UserFlux substitutes a metric_id query's variables into its saved SQL verbatim: in the
+    sandbox, `purchase' OR '1'='1` widened a count from 3 to 25. Nothing is sent."""
+    (project.root / "definitions" / "userflux" / "daily.yaml").write_text(
+        "kind: userflux/query\nname: daily\n"
+        "spec: {metric_id: daily-active-users, variables: {eventName: purchase}}\n"
+    )
+    for name, value, message in (
+        ("daily", "purchase' OR '1'='1", "variable 'eventName' contains \"'\": "),
+        ("revenue", "0 OR 1=1", "variable 'minAmount' is a number in the definition "),
+        ("revenue", "", "variable 'minAmount' is a number in the definition "),
+    ):
+        variable = "eventName" if name == "daily" else "minAmount"
+        code, out, err = project.cli("query", name, "--var", f"{variable}={value}", capsys=capsys)
+        assert (code, out) == (3, "")
+        assert err.startswith("Error: " + message)
+    code, _, err = project.cli("query", "daily", "--var", "other=1", capsys=capsys)
+    assert (code, err) == (
+        3,
+        "Error: variable 'other' is not declared in spec.variables (declared: eventName); a "
+        "metric_id query takes only the variables its definition declares\n",
+    )
+    assert not list(project.app.requests)
+    code, out, _ = project.cli("query", "daily", "--var", "eventName=page_view", capsys=capsys)
+    assert code == 0 and out.endswith("rows)\n")

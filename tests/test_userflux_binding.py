@@ -9,6 +9,8 @@ import sqlite3
 
 import pytest
 
+from metricsync.definitions import Definition
+from metricsync.platforms.userflux import check_queries
 from metricsync.platforms.userflux.binding import (
     BindingError,
     Query,
@@ -162,8 +164,48 @@ def test_prepare_refuses_an_override_the_sql_does_not_use() -> None:
         prepare(spec, {"currency": "EUR"})
 
 
-def test_prepare_passes_a_predefined_metrics_variables_through() -> None:
-    spec = {"metric_id": "daily-active-users", "variables": {"eventName": "purchase"}}
-    assert prepare(spec, {"extra": 1}) == Query(
-        metric_id="daily-active-users", variables={"eventName": "purchase", "extra": 1}
+def test_prepare_passes_a_predefined_metrics_declared_variables_through() -> None:
+    spec = {"metric_id": "daily-active-users", "variables": {"eventName": "purchase", "n": 3}}
+    assert prepare(spec, {"eventName": "page_view", "n": 2.5}) == Query(
+        metric_id="daily-active-users", variables={"eventName": "page_view", "n": 2.5}
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"eventName": "purchase' OR '1'='1"},
+            "variable 'eventName' contains \"'\": UserFlux puts a metric_id query's variables",
+        ),
+        ({"eventName": 'a"b'}, "variable 'eventName' contains '\"'"),
+        ({"eventName": "a\\"}, "variable 'eventName' contains '\\\\'"),
+        ({"eventName": "a\rb"}, "variable 'eventName' contains '\\r'"),
+        (
+            {"n": "3 OR 1=1"},
+            "variable 'n' is a number in the definition (UserFlux may put it outside quotes), so "
+            "its value must be a number; got '3 OR 1=1'",
+        ),
+        (
+            {"extra": 1},
+            "variable 'extra' is not declared in spec.variables (declared: eventName, n); a "
+            "metric_id query takes only the variables its definition declares",
+        ),
+    ],
+)
+def test_a_predefined_metrics_variable_that_the_server_could_misread_is_refused(
+    overrides: dict[str, object], message: str
+) -> None:
+    spec = {"metric_id": "daily-active-users", "variables": {"eventName": "purchase", "n": 3}}
+    with pytest.raises(BindingError) as raised:
+        prepare(spec, overrides)  # type: ignore[arg-type]
+    assert str(raised.value).startswith(message)
+
+
+def test_validate_refuses_a_predefined_metrics_unsafe_variable() -> None:
+    spec = {"metric_id": "daily-active-users", "variables": {"eventName": "it's"}}
+    [finding] = check_queries([Definition("userflux/query", "q", spec)])
+    assert (finding.path, finding.message.split(":")[0]) == (
+        ("spec", "variables", "eventName"),
+        "variable 'eventName' contains \"'\"",
     )

@@ -50,6 +50,11 @@ def query_command(
     """Run the userflux/query named NAME and print its rows.
 
     Rows stream to stdout as an aligned table (text), a JSON array (one row per line) or CSV.
+    With `sql`, metricsync binds each variable itself (text is escaped inside '…', bare
+    placeholders take numbers). With `metric_id`, UserFlux substitutes the variables into the
+    saved SQL unescaped, so --var may set only variables the definition declares, a declared
+    number stays a number, and text holding a quote, a backslash or a control character is
+    refused before anything is sent.
     `expect` is not checked here; `metricsync verify` does that. Exit 0 on success, 1 when
     UserFlux refuses the query, 3 for invalid definitions or variables, 64 for usage errors.
     """

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metricsync.errors import ExitCode, MetricsyncError
-from metricsync.platforms.userflux.rules import PLACEHOLDER, placeholders
+from metricsync.platforms.userflux.rules import PLACEHOLDER, placeholders, server_variable_problem
 
 # Quoted regions of SQL: '…' string literals ('' escapes a quote), "…" and `…` identifiers,
 # -- and /* */ comments. An unterminated region runs to the end of the text.
@@ -42,12 +42,40 @@ def prepare(spec: Mapping[str, Any], overrides: Mapping[str, Value] | None = Non
     variables = {**(spec.get("variables") or {}), **(overrides or {})}
     sql = spec.get("sql")
     if not isinstance(sql, str):
+        server_side(spec.get("variables") or {}, overrides or {})
         return Query(metric_id=str(spec["metric_id"]), variables=variables)
     unknown = [name for name in overrides or {} if name not in placeholders(sql)]
     if unknown:
         used = ", ".join(dict.fromkeys(placeholders(sql))) or "none"
         raise BindingError(f"the sql has no placeholder @{{{unknown[0]}}} (placeholders: {used})")
     return Query(sql=bind(sql, variables), variables=variables)
+
+
+def server_side(declared: Mapping[str, Any], overrides: Mapping[str, Value]) -> None:
+    """Refuses variables of a pre-defined metric that UserFlux could not substitute safely. Its
+    saved SQL cannot be read, so the definition's variables stand for its placeholders: an
+    override must name one of them, and a number there (perhaps outside quotes) stays a number."""
+    for name, value in overrides.items():
+        if name not in declared:
+            known = ", ".join(declared) or "none"
+            raise BindingError(
+                f"variable {name!r} is not declared in spec.variables (declared: {known}); a "
+                "metric_id query takes only the variables its definition declares"
+            )
+        if _is_number(declared[name]) and not _is_number(value):
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:39] + "…"
+            raise BindingError(
+                f"variable {name!r} is a number in the definition (UserFlux may put it outside "
+                f"quotes), so its value must be a number; got {shown}"
+            )
+    for name, value in {**declared, **overrides}.items():
+        problem = server_variable_problem(name, value)
+        if problem is not None:
+            raise BindingError(problem)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def bind(sql: str, variables: Mapping[str, Any]) -> str:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from metricsync.definitions import Definition
 from metricsync.platforms.base import Finding, rules
 
 PLACEHOLDER = re.compile(r"@\{([^}]*)\}")
+# What could end the quoted text or identifier a server-side substitution puts a value in.
+_UNQUOTABLE = re.compile("['\"`\\\\\x00-\x1f\x7f-\x9f]")
 
 
 def placeholders(sql: str) -> list[str]:
@@ -43,4 +47,32 @@ def _bindings(d: Definition) -> Iterator[Finding]:
             )
 
 
-check_queries = rules(_one_source, _bindings)
+def server_variable_problem(name: str, value: Any) -> str | None:
+    """Why a pre-defined metric's variable cannot be sent, or None. UserFlux substitutes these
+    into the saved SQL itself, verbatim (api §3), so metricsync cannot quote them: it sends only
+    finite numbers and text that cannot leave the quoted literal it is written in."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return f"variable {name!r} must be a string or a number"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"variable {name!r} must be a finite number; got {value!r}"
+    found = _UNQUOTABLE.search(value) if isinstance(value, str) else None
+    if found is None:
+        return None
+    return (
+        f"variable {name!r} contains {found.group()!r}: UserFlux puts a metric_id query's "
+        "variables into its saved SQL as they are, so quotes, backslashes and control "
+        "characters could change the query; metricsync refuses them (an sql query binds such "
+        "text safely)"
+    )
+
+
+def _server_variables(d: Definition) -> Iterator[Finding]:
+    if "metric_id" not in d.spec:
+        return
+    for name, value in (d.spec.get("variables") or {}).items():
+        problem = server_variable_problem(name, value)
+        if problem is not None:
+            yield Finding(d, ("spec", "variables", name), problem)
+
+
+check_queries = rules(_one_source, _bindings, _server_variables)
