@@ -42,6 +42,9 @@ class AmbiguousWrite(NetworkError):
 class WriteGuard(Protocol):
     """Decides whether a write may still leave (an interrupted apply, interrupt.py)."""
 
+    @property
+    def interrupted(self) -> bool: ...
+
     def before_write(self) -> None: ...
 
     def pause(self, seconds: float, sleep: Callable[[float], None]) -> None: ...

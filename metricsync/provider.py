@@ -126,7 +126,8 @@ class Provider(ABC):
     ) -> T:
         """Sends a create; when the outcome is unknown, looks before sending it again, so an
         object is never created twice (docs/platforms/README.md). Returns what `send` answered,
-        or the object `exists` found. A refusal that `taken` says may mean "the name is in
+        or the object `exists` found; once the run is interrupted, a create that did not arrive
+        is not sent again. A refusal that `taken` says may mean "the name is in
         use" is looked into too: when the object exists now, NameTaken carries it."""
         for _ in range(CREATE_ATTEMPTS):
             try:
@@ -135,6 +136,11 @@ class Provider(ABC):
                 found = exists()
                 if found is not None:
                     return found  # an earlier attempt did reach the server
+                if self.client.guard is not None and self.client.guard.interrupted:
+                    raise AmbiguousWrite(  # a resend would be a write started after the signal
+                        f"{self.target.name}: the create of {name!r} failed on the way and did "
+                        "not reach the platform; the run was interrupted, so it is not sent again"
+                    ) from None
             except ApiError as refused:
                 if not taken(refused):
                     raise

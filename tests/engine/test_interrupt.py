@@ -67,7 +67,7 @@ def test_an_interrupted_apply_reports_every_change_and_converges(
     assert set(statuses) == {Status.APPLIED, Status.NOT_STARTED}
     applied = sorted(o.change.name for o in outcomes if o.status == Status.APPLIED)
     # the third create and those in flight with it, at most one per worker, and no other
-    assert 3 <= len(applied) <= 2 + LIMITS.concurrency
+    assert 3 <= len(applied) <= 2 + LIMITS.writes_in_flight
     # what exists is exactly what was reported applied: nothing was sent for the rest
     assert sorted(str(m["name"]) for m in statsig_live(project)) == applied
     assert project.sent("POST", "/console/v1/metrics") == len(applied)
@@ -79,6 +79,42 @@ def test_an_interrupted_apply_reports_every_change_and_converges(
     assert [o.change.name for o in report.outcomes] == [n for n in NAMES if n not in applied]
     assert sorted(str(m["name"]) for m in statsig_live(project)) == NAMES
     assert project.plan().changes == []
+
+
+class _SignalThenLoseTheCreate(SandboxTransport):
+    """The signal arrives while the only create is on the way, and the connection breaks
+    before the sandbox sees it: the outcome is unknown to the client."""
+
+    def __init__(self, project: Project, interruption: Interruption) -> None:
+        super().__init__(project.app)
+        self.interruption = interruption
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if (request.method, request.url.path) == ("POST", "/console/v1/metrics"):
+            self.interruption.interrupt(signal.SIGINT)
+            raise httpx.ReadError("connection reset", request=request)
+        return super().handle_request(request)
+
+
+def test_a_create_lost_on_the_way_is_confirmed_by_reading_not_sent_again(
+    project: Project,
+) -> None:
+    statsig(project, "Revenue total")
+    interruption = Interruption()
+    transport = _SignalThenLoseTheCreate(project, interruption)
+    with open_session(project.root / "metricsync.yaml", transport_for=lambda _: transport) as s:
+        report = apply_plan(build_plan(s.workspace, s.providers), s.providers, print, interruption)
+    [outcome] = report.outcomes
+    assert (outcome.status, outcome.error) == (
+        Status.FAILED,
+        "statsig-test: the create of 'Revenue total' failed on the way and did not reach the "
+        "platform; the run was interrupted, so it is not sent again",
+    )
+    assert project.sent("GET", "/console/v1/metrics/Revenue%20total%3A%3Asum") == 1  # looked
+    assert report.exit_code == 130
+    assert statsig_live(project) == []
+    project.apply()
+    assert [m["name"] for m in statsig_live(project)] == ["Revenue total"]
 
 
 def test_the_summary_says_the_run_was_interrupted(project: Project) -> None:

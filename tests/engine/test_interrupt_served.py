@@ -116,7 +116,7 @@ def test_an_interrupted_apply_process_reports_everything_and_converges(
         assert live(http) == applied
         assert creates(http) == len(applied)
         # ... and nothing left after the signal but the writes already in flight
-        assert creates(http) - at_signal <= LIMITS.concurrency
+        assert creates(http) - at_signal <= LIMITS.writes_in_flight
 
         http.delete("/_sandbox/faults")  # the second run need not wait
         assert run(["apply", "--yes", "--config", str(config)]) == 0
