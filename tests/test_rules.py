@@ -177,6 +177,26 @@ def test_posthog_rules_reach_into_the_query(
     )
 
 
+def test_a_violation_in_a_later_document_points_into_that_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = "rules:\n  statsig/metric:\n    required: [spec.description]\n"
+    text = (
+        DESCRIBED.format(name="First")
+        + "---\n"
+        + METRIC.format(name="Second")
+        + "  description: ''\n"
+    )
+    code, out = validate(
+        project(tmp_path, rules, {"definitions/a.yaml": text}), capsys, "--no-cache"
+    )
+    assert (code, out.splitlines()[0]) == (
+        3,
+        "definitions/a.yaml:16:16: statsig/metric rule required: spec.description is empty "
+        "[/spec/description]",
+    )
+
+
 def test_warnings_are_reported_and_do_not_fail(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
