@@ -40,6 +40,6 @@ def _rename(temporary: Path, path: Path, overwrite: bool) -> None:
     except FileExistsError:
         raise
     except OSError:  # a file system without hard links: check, then rename
-        if path.exists():
+        if os.path.lexists(path):
             raise FileExistsError(17, "File exists", str(path)) from None
         os.replace(temporary, path)

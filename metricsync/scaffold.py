@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -17,6 +16,7 @@ from typing import Any
 from metricsync import schema
 from metricsync.config import CONFIG_SCHEMA, display_path
 from metricsync.errors import MetricsyncError
+from metricsync.files import write_whole
 from metricsync.platforms import KINDS, PLATFORMS
 
 DEFAULT_PLATFORMS = ("statsig", "posthog")
@@ -229,41 +229,19 @@ def init_project(root: Path, options: InitOptions) -> InitReport:
 
 
 def _create(path: Path, data: bytes) -> None:
-    """Writes a new file whole (a temporary file, then linked into place): a file that
-    appeared meanwhile is not replaced."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary(path, data)
+    """Writes a new file whole (files.write_whole): a file that appeared meanwhile is not
+    replaced."""
     try:
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            raise InitRefused([display_path(path)]) from None
-        except OSError:  # a file system without hard links: check, then rename
-            if os.path.lexists(path):
-                raise InitRefused([display_path(path)]) from None
-            os.replace(temporary, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_whole(path, data, overwrite=False)
+    except FileExistsError:
+        raise InitRefused([display_path(path)]) from None
     except OSError as exc:
         raise MetricsyncError(f"cannot write {display_path(path)}: {exc.strerror}") from exc
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _replace(path: Path, data: bytes) -> None:
-    temporary = _temporary(path, data)
     try:
-        os.replace(temporary, path)
+        write_whole(path, data)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
         raise MetricsyncError(f"cannot write {display_path(path)}: {exc.strerror}") from exc
-
-
-def _temporary(path: Path, data: bytes) -> Path:
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise MetricsyncError(f"cannot write {display_path(path)}: {exc.strerror}") from exc
-    return temporary

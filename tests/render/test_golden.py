@@ -52,7 +52,7 @@ def _plan(description: str = "Share of sessions that purchase") -> Plan:
             fields=(FieldChange("tags", ["a"], ["a", "b"]),),
         ),
         Change(
-            Action.ADOPT, "statsig/metric", "Add to cart", live_id="Add to cart::sum", adopt=True
+            Action.ADOPT, "statsig/metric", "add_to_cart", live_id="add_to_cart::sum", adopt=True
         ),
         Change(
             Action.UPDATE,
