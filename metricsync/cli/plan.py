@@ -121,7 +121,9 @@ def apply_command(
 
     A saved plan is applied only if nothing it touches changed since it was made; otherwise
     apply prints what changed since review and exits 5. Changes to objects it does not touch
-    (drift elsewhere, new objects) are left for the next plan. Exit 4 when some changes failed.
+    (drift elsewhere, new objects) are left for the next plan. Each write is checked against
+    the platform's answer: one it accepted without taking every field fails, naming the fields.
+    Exit 4 when some changes failed (1 when none applied).
     Ctrl-C (or SIGTERM) starts no further change: the writes in flight finish, every change
     is reported as applied, failed or not started, and apply exits 130 (143).
 
