@@ -60,6 +60,7 @@ class PostHogSettings:
     not_found_detail: str = "Not found."
     null_tags: str = "reject"
     null_description: str = "clear"
+    update_ignores: list[str] = field(default_factory=list)
     created_by: dict[str, Any] = field(default_factory=lambda: dict(CREATED_BY))
     user_access_level: str = "editor"
     list_full_experiments: bool = False
@@ -90,6 +91,15 @@ def _limits(name: str, value: Any) -> list[list[float]]:
     return [list(pair) for pair in value]
 
 
+def _fields(name: str, value: Any) -> list[str]:
+    allowed = ("name", "description", "query", "tags")
+    if not isinstance(value, list) or not all(v in allowed for v in value):
+        raise ValueError(
+            f"{name} must be a list of fields among {', '.join(allowed)}, got {value!r}"
+        )
+    return list(value)
+
+
 def _user(name: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"{name} must be an object, got {value!r}")
@@ -107,6 +117,7 @@ CHECKS: dict[str, choices.Check] = {
     "not_found_detail": choices.text,
     "null_tags": choices.one_of("reject", "ignore"),
     "null_description": choices.one_of("clear", "ignore"),
+    "update_ignores": _fields,
     "created_by": _user,
     "user_access_level": choices.text,
     "list_full_experiments": choices.boolean,
@@ -323,6 +334,8 @@ class PostHog(SandboxPlatform):
                 self._check_name(doc["project"], fields["name"], doc["id"])
             if "query" in fields:
                 fields["query"] = self._updated_query(doc, fields["query"])
+            for ignored in self.settings.update_ignores:  # accepted and checked, not stored
+                fields.pop(ignored, None)
             if any(key in fields for key in ("name", "description", "query")):
                 doc["updated_at"] = self._now()
             doc.update({k: fields[k] for k in ("name", "description", "query") if k in fields})

@@ -124,3 +124,15 @@ def test_0_6_description_null_follows_the_setting_and_empty_text_always_clears(
     assert nulled["description"] == after
     emptied = api.patch(f"{METRICS}/{metric['id']}/", json={"description": ""}).json()
     assert emptied["description"] == ""
+
+
+def test_update_ignores_plays_a_server_that_does_not_take_a_field(
+    api: httpx.Client, posthog: PostHog
+) -> None:
+    metric = create(api, "Revenue", description="Old text")
+    posthog.configure({"update_ignores": ["description"]})
+    answered = api.patch(f"{METRICS}/{metric['id']}/", json={"description": "New", "tags": ["t"]})
+    assert answered.status_code == 200
+    assert (answered.json()["description"], answered.json()["tags"]) == ("Old text", ["t"])
+    with pytest.raises(ValueError, match="update_ignores must be a list of fields"):
+        posthog.configure({"update_ignores": ["uuid"]})
