@@ -136,6 +136,33 @@ POSTHOG_SHAPES = {
           retention_window_unit: week
           start_handling: first_seen
     """,
+    "funnel with the UI's keys": """
+        query:
+          kind: ExperimentMetric
+          metric_type: funnel
+          breakdownFilter: {breakdown_type: event, breakdown: $browser, breakdown_path_cleaning: true}
+          series:
+            - kind: EventsNode
+              event: view_cart
+              fixedProperties: [{key: email, value: "@example.com", operator: icontains, type: person}]
+            - {kind: EventsNode, event: add_coupon, optionalInFunnel: true}
+            - kind: EventsNode
+              event: purchase
+              math: sum
+              math_property: price
+              math_property_revenue_currency: {static: EUR}
+    """,
+    "retention from exposure": """
+        query:
+          kind: ExperimentMetric
+          metric_type: retention
+          start_event: {kind: ExperimentExposureNode}
+          completion_event: {kind: EventsNode, event: purchase, limit: 100, orderBy: [timestamp DESC]}
+          retention_window_start: 0
+          retention_window_end: 7
+          retention_window_unit: day
+          start_handling: first_seen
+    """,
 }
 
 

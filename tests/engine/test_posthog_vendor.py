@@ -17,6 +17,9 @@ from tests.engine.test_import import _round_trip
 
 OWNER = "managed-by-metricsync"
 METRICS = "/api/projects/12345/experiment_saved_metrics/"
+MEAN_QUERY = (
+    "  query: {kind: ExperimentMetric, metric_type: mean, source: {kind: EventsNode, event: buy}}\n"
+)
 MEAN = {"kind": "ExperimentMetric", "metric_type": "mean", "source": {"kind": "EventsNode", "event": "buy"}}  # fmt: skip
 
 
@@ -228,3 +231,32 @@ def test_an_exposure_start_accepts_neither_a_conversion_window_nor_last_seen(
     assert code == 3
     assert "conversion_window cannot be combined with an experiment exposure start" in out
     assert "start_handling last_seen cannot be combined with an experiment exposure start" in out
+
+
+def test_an_update_posthog_does_not_take_fails_naming_the_field(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Apply checks its own work: PostHog answered 200 but still holds the old description, so
+    the change fails naming the field and what to do, and apply exits 1 (nothing succeeded)."""
+    define(project, "Revenue", "  description: Old text\n" + MEAN_QUERY)
+    assert project.cli("apply", "--yes", capsys=capsys)[0] == 0
+    project.app.platforms["posthog"].configure({"update_ignores": ["description"]})
+    define(project, "Revenue", "  description: New text\n" + MEAN_QUERY)
+    code, out, _ = project.cli("apply", "--yes", capsys=capsys)
+    assert code == 1
+    assert "failed  posthog-test: update posthog/saved_metric 'Revenue': PostHog accepted" in out
+    assert 'did not take description (still "Old text", sent "New text")' in out
+    assert "`lifecycle.ignore_changes: [spec.description]`" in out
+    [change] = project.plan().changes  # still planned, loudly: never a silent "ok"
+    assert [f.path for f in change.fields] == ["description"]
+
+
+def test_a_partly_taken_apply_exits_4(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    define(project, "Revenue", MEAN_QUERY)
+    assert project.cli("apply", "--yes", capsys=capsys)[0] == 0
+    project.app.platforms["posthog"].configure({"update_ignores": ["query"]})
+    define(project, "Revenue", MEAN_QUERY.replace("event: buy", "event: purchase"))
+    define(project, "Signups", MEAN_QUERY.replace("event: buy", "event: signup"))
+    code, out, _ = project.cli("apply", "--yes", capsys=capsys)
+    assert code == 4
+    assert 'did not take query.source.event (still "buy", sent "purchase")' in out

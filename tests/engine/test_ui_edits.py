@@ -111,3 +111,60 @@ def test_a_posthog_field_edited_in_the_ui_is_restored_by_one_apply(project: Proj
     for name, spec in POSTHOG_SHAPES.items():
         for field in _compared_fields(spec, POSTHOG_RULES):
             _restores(project, partial(_posthog_edit, project, name, field), f"{name}.{field}")
+
+
+def _leaves(value: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """Every scalar inside a normalised query, by path; node and metric kinds are left out (a
+    UI changes those only with the keys that go with them: the whole-query edit above)."""
+    if isinstance(value, dict):
+        return [
+            leaf
+            for key, item in value.items()
+            if key not in ("kind", "metric_type")
+            for leaf in _leaves(item, (*path, key))
+        ]
+    if isinstance(value, list):
+        return [leaf for i, item in enumerate(value) for leaf in _leaves(item, (*path, i))]
+    return [path]
+
+
+def _edited(value: Any) -> Any:
+    """Another value of the same type, as a person could set in PostHog's editor."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value / 2 if isinstance(value, float) else value + 1
+    return f"{value} edited"
+
+
+def _posthog_query_edit(project: Project, name: str, path: tuple[str | int, ...], how: str) -> None:
+    sandbox = project.app.platforms["posthog"]
+    assert isinstance(sandbox, PostHog)
+    holder = sandbox.metrics.name_holder(PROJECT_ID, name)
+    assert holder is not None
+    doc = sandbox.metrics.get(PROJECT_ID, holder)
+    assert doc is not None
+    parent: Any = doc["query"]
+    for step in path[:-1]:
+        parent = parent[step]
+    if how == "removed" and isinstance(parent, dict):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = _edited(parent[path[-1]])
+    sandbox.metrics.put(doc)
+
+
+@pytest.mark.parametrize("how", ["changed", "removed"])
+def test_every_posthog_query_field_edited_in_the_ui_is_restored_by_one_apply(
+    project: Project, how: str
+) -> None:
+    """Not just the query as a whole: each value inside it, changed or removed in the UI."""
+    project.app.seed({"posthog": {"projects": {"12345": {"actions": [{"id": 7, "name": "Paid"}]}}}})
+    documents = [_document("posthog/saved_metric", n, s) for n, s in POSTHOG_SHAPES.items()]
+    project.write("definitions/posthog/shapes.yaml", "---\n".join(documents))
+    assert all(o.status == Status.APPLIED for o in project.apply().outcomes)
+    for name, spec in POSTHOG_SHAPES.items():
+        query = normalise(desired_document(yaml.safe_load(spec), POSTHOG_RULES), POSTHOG_RULES)
+        for path in _leaves(query["query"]):
+            edit = partial(_posthog_query_edit, project, name, path, how)
+            _restores(project, edit, f"{name}.query.{'.'.join(map(str, path))} {how}")

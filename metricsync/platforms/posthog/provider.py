@@ -14,7 +14,7 @@ from metricsync.bulk import paused_gc
 from metricsync.client import Limits
 from metricsync.config import Target
 from metricsync.definitions import Definition
-from metricsync.diff import KindDiff
+from metricsync.diff import KindDiff, top_field
 from metricsync.errors import ApiError
 from metricsync.listing import (
     ListFormat,
@@ -26,9 +26,9 @@ from metricsync.listing import (
 from metricsync.live import LiveObject
 from metricsync.normalise import Rules, desired_document
 from metricsync.ownership import Claim, ForeignOwner, first_claim, tag_owner
-from metricsync.plan import Change
+from metricsync.plan import Change, FieldChange
 from metricsync.platforms.posthog.experiments import experiments_using
-from metricsync.provider import LiveState, Provider, without_ignored
+from metricsync.provider import LiveState, Provider, describe_fields, without_ignored
 from metricsync.usage import Lookup
 
 KIND = "posthog/saved_metric"
@@ -281,6 +281,25 @@ class PostHogProvider(Provider):
 
     def usage(self, objects: Sequence[LiveObject]) -> Lookup:
         return experiments_using(self.client, self.project, objects)
+
+    def not_taken(self, change: Change, fields: Sequence[FieldChange]) -> str:
+        """PostHog changes every field in place and stores a query as sent, so a field it did
+        not take is never a reason to replace (a replace unlinks the metric from its
+        experiments): the advice is to look, then stop comparing the field if it repeats."""
+        spec = [f"spec.{n}" for n in dict.fromkeys(top_field(f.path) for f in fields)]
+        spec = [path for path in spec if path.split(".")[1] in MANAGED_FIELDS]
+        advice = "run plan to see the metric as it is now"
+        if spec:
+            advice += (
+                "; if the same field fails again, stop managing it: "
+                f"`lifecycle.ignore_changes: [{', '.join(spec)}]`"
+            )
+        return (
+            f"PostHog accepted the {change.action.value} but did not take "
+            f"{describe_fields(fields)}. PostHog stores name, description, query and tags as "
+            "sent, so something else changed them at the same moment or did not pass them on "
+            f"(another writer, a proxy, a PostHog version that ignores the field): {advice}"
+        )
 
     def delete(self, change: Change) -> None:
         assert change.live_id is not None
