@@ -144,7 +144,10 @@ def _value_rules(data: dict[str, Any]) -> Iterator[tuple[Where, str]]:
     for name, target in _targets(data):
         platform = PLATFORMS.get(str(target.get("provider")))
         url = target.get(platform.endpoint_key) if platform else None
-        if platform and isinstance(url, str) and not _secure_enough(url):
+        broken = _unparsable(url) if platform and isinstance(url, str) else None
+        if platform and broken:
+            yield ("targets", name, platform.endpoint_key), broken
+        elif platform and isinstance(url, str) and not _secure_enough(url):
             message = f"plain http:// is refused for {urlsplit(url).hostname!r}; use https://"
             yield ("targets", name, platform.endpoint_key), message + " (http is for loopback only)"
         secrets = platform.secrets if platform else ()
@@ -177,13 +180,26 @@ def _folder_rules(root: Path, data: dict[str, Any]) -> Iterator[tuple[Where, str
         for i, folder in enumerate(folders if isinstance(folders, list) else ()):
             if not isinstance(folder, str):
                 continue
-            here = (root / folder).resolve()
+            try:
+                here = (root / folder).resolve()
+            except (OSError, ValueError) as exc:  # too long, a NUL: no folder can have the name
+                why = exc.strerror if isinstance(exc, OSError) else str(exc)
+                yield ("targets", name, "definitions", i), f"{folder!r} cannot be a folder: {why}"
+                continue
             for there, other in seen:
                 if here == there or there in here.parents or here in there.parents:
                     overlap = f"definitions folders {other!r} and {folder!r} overlap"
                     yield ("targets", name, "definitions", i), f"{overlap}; keep one of them"
                     break
             seen.append((here, folder))
+
+
+def _unparsable(url: str) -> str | None:
+    try:
+        urlsplit(url).port  # noqa: B018 - reading it checks the host and port
+    except ValueError as exc:
+        return f"{url!r} is not a valid URL ({exc})"
+    return None
 
 
 def _secure_enough(url: str) -> bool:

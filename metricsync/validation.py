@@ -106,13 +106,12 @@ def _load_folder(
     rules: governance.FolderRules,
 ) -> list[Definition]:
     root = config.folder(folder)
-    if not root.is_dir():
-        validation.problems.append(_missing_folder(config, folder, root.exists()))
-        return []
     try:
         os.scandir(root).close()
-    except OSError as exc:
-        validation.problems.append(_missing_folder(config, folder, True, exc.strerror))
+    except OSError as exc:  # missing, not a folder, unreadable, a name too long...
+        missing = isinstance(exc, FileNotFoundError | NotADirectoryError)
+        why = None if missing else exc.strerror
+        validation.problems.append(_missing_folder(config, folder, os.path.lexists(root), why))
         return []
     shown = display_path(root)
     prefix = "" if shown == "." else shown + os.sep

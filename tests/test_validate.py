@@ -454,3 +454,40 @@ def test_an_unreadable_config_is_invalid_input(
         captured = capsys.readouterr()
         first = (captured.out + captured.err).splitlines(keepends=True)[0]
         assert (code, first) == (3, expected)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "    base_url: 'http://[::1'\n",
+            "metricsync.yaml:7:15: 'http://[::1' is not a valid URL (Invalid IPv6 URL) "
+            "[/targets/statsig-prod/base_url]",
+        ),
+        (
+            "    base_url: 'https://statsig.example:99999'\n",
+            "metricsync.yaml:7:15: 'https://statsig.example:99999' is not a valid URL (Port out "
+            "of range 0-65535) [/targets/statsig-prod/base_url]",
+        ),
+        (
+            "    definitions: ['" + "d" * 5000 + "']\n",
+            "metricsync.yaml:6:19: definitions folder '" + "d" * 5000 + "' cannot be read: File "
+            "name too long [/targets/statsig-prod/definitions/0]",
+        ),
+        (
+            '    definitions: ["a\\0b"]\n',
+            "metricsync.yaml:6:19: 'a\\x00b' cannot be a folder: embedded null byte "
+            "[/targets/statsig-prod/definitions/0]",
+        ),
+    ],
+)
+def test_config_values_no_system_call_accepts_are_problems_not_crashes(
+    checkout: Path, capsys: pytest.CaptureFixture[str], line: str, message: str
+) -> None:
+    config = CONFIG.replace("    definitions: [definitions]\n", "")
+    if "definitions:" not in line:
+        config += "    definitions: [definitions]\n"
+    (checkout / "metricsync.yaml").write_text(config + line)
+    code, out, err = validate(checkout, capsys, "--no-cache")
+    assert (code, err) == (3, "")
+    assert out.splitlines()[0] == message
