@@ -24,6 +24,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -32,7 +33,7 @@ from plan import desired, seed, target
 from sandbox_child import sandbox_in_child
 
 from metricsync.plan import TargetPlan
-from metricsync.planner import Overrides, plan_target
+from metricsync.planner import Overrides, plan_target, read_states
 from metricsync.platforms.posthog.provider import PostHogProvider
 from metricsync.platforms.statsig.experiments import PAGE_SIZE as STATSIG_LOOKUP_PAGE
 from metricsync.platforms.statsig.provider import StatsigProvider
@@ -124,6 +125,32 @@ def run(make: Callable[[], Any], platform: str, n: int, deletes: int, repeat: in
     }
 
 
+def both_targets(url: str, n: int, repeat: int) -> tuple[float, float]:
+    """Median wall time of planning both targets from their read states at once, as
+    `build_plan` does (one platform's lookups overlapping the other's), and one after the other."""
+    at_once, apart = [], []
+    for _ in range(repeat):
+        for timings, concurrent in ((at_once, True), (apart, False)):
+            providers = {platform: make() for platform, make in makers(url).items()}
+            states = read_states(providers, dict.fromkeys(providers, n - DELETES))
+            jobs = [
+                (p.target, desired(KINDS[name], n - DELETES, CHANGED_EVERY), p, Overrides(),
+                 states[name])
+                for name, p in providers.items()
+            ]  # fmt: skip
+            started = time.perf_counter()
+            if concurrent:
+                with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+                    list(pool.map(lambda job: plan_target(*job), jobs))
+            else:
+                for job in jobs:
+                    plan_target(*job)
+            timings.append(time.perf_counter() - started)
+            for provider in providers.values():
+                provider.close()
+    return statistics.median(at_once), statistics.median(apart)
+
+
 def makers(url: str) -> dict[str, Callable[[], Any]]:
     def pruning(platform: str) -> Any:
         base = target(platform, platform, url)
@@ -151,6 +178,7 @@ def main() -> None:
                 "with": run(make, platform, args.n, DELETES, args.repeat),
                 "descriptions only": run(make, platform, args.n, 0, 1),
             }
+        both, apart = both_targets(url, args.n, args.repeat)
     with sandbox_in_child(partial(seed, args.n), args.latency_ms) as url:
         for platform, make in makers(url).items():
             results[platform]["without"] = run(make, platform, args.n, DELETES, args.repeat)
@@ -180,6 +208,10 @@ def main() -> None:
             f"{bare['lookup']:.3f} s)"
         )
         print(f"    descriptions only: {only_plan.lookups} lookup requests")
+    print(
+        f"  both targets planned from their read states at once (as build_plan does): "
+        f"{both:.3f} s (one after the other: {apart:.3f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -95,21 +95,22 @@ def build_plan(
 ) -> Plan:
     synced = synced_targets(workspace)
     states = read_states(providers, {t.name: len(workspace.definitions(t)) for t in synced})
+    # Targets are planned at once: one platform's experiment lookups (SPEC 4.7) overlap another's.
+    definitions = {t.name: workspace.definitions(t) for t in synced}
     targets, problems = [], []
-    for t in synced:
-        try:
-            targets.append(
-                plan_target(
-                    t,
-                    workspace.definitions(t),
-                    providers[t.name],
-                    overrides,
-                    states[t.name],
-                    reviewed,
-                )
+    with ThreadPoolExecutor(max_workers=max(1, len(synced))) as pool:
+        plans = [
+            pool.submit(
+                plan_target, t, definitions[t.name], providers[t.name], overrides,
+                states[t.name], reviewed,
             )
-        except InvalidInput as invalid:  # every target's problems, then exit 3 (SPEC 5)
-            problems += invalid.problems
+            for t in synced
+        ]  # fmt: skip
+        for plan in plans:
+            try:
+                targets.append(plan.result())
+            except InvalidInput as invalid:  # every target's problems, then exit 3 (SPEC 5)
+                problems += invalid.problems
     if problems:
         raise InvalidInput(problems)
     created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
