@@ -255,7 +255,7 @@ class PostHog(SandboxPlatform):
         with self.store.lock:
             doc = self._stored(project, metric_id)
             self.metrics.remove(doc)
-            self.experiments.unlink(doc["id"])  # every link to it cascades away (§E5)
+            self.experiments.unlink(doc["id"])  # every link to it cascades away
         return Response(204)
 
     def list_tags(self, request: Request, project: str) -> Response:

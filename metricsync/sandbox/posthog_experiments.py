@@ -1,4 +1,4 @@
-"""PostHog experiments in the sandbox (api/posthog-experiments.md): the experiments routes, the
+"""PostHog experiments in the sandbox (docs/sandbox/posthog.md): the experiments routes, the
 links to saved metrics (read live from the saved metric, dropped when it is deleted), the status
 derived from the dates and the flag, and seeded experiments of any status."""
 
@@ -37,7 +37,7 @@ SavedMetricOf = Callable[[int, int], "Linked | None"]  # (project, saved metric 
 
 
 def status(doc: dict[str, Any]) -> str:
-    """§E4: draft without start_date, stopped with end_date, else running or (flag off) paused."""
+    """Draft without start_date, stopped with end_date, else running or (flag off) paused."""
     if not doc.get("start_date"):
         return "draft"
     if doc.get("end_date"):
@@ -76,7 +76,7 @@ class ExperimentTable:
         return sorted(docs, key=lambda d: (d["created_at"], d["id"]), reverse=True)
 
     def unlink(self, saved_metric_id: int) -> None:
-        """A deleted saved metric's links cascade away (§E5); ordering arrays keep its uuid."""
+        """A deleted saved metric's links cascade away; ordering arrays keep its uuid."""
         with self.lock:
             for doc in self._docs.values():
                 kept = [link for link in doc["links"] if link["saved_metric"] != saved_metric_id]
@@ -116,7 +116,7 @@ class ExperimentTable:
     # -- writes ---------------------------------------------------------------------------------
 
     def links_from(self, project: int, value: Any, old: list[dict[str, Any]]) -> list[Any]:
-        """`saved_metrics_ids` as §E2 validates it: the full new set of links (ids kept for
+        """`saved_metrics_ids` as PostHog validates it: the full new set of links (ids kept for
         the saved metrics that stay linked)."""
         if value is None:
             return []

@@ -1,4 +1,4 @@
-"""Which PostHog experiments link a saved metric (api/posthog-experiments.md): nothing on the
+"""Which PostHog experiments link a saved metric (docs/platforms/posthog.md): nothing on the
 saved metric says so, and current list items omit the links, so the experiments are listed
 (archived and not) and each one's links read from its detail, running experiments first.
 Servers whose list items still carry `saved_metrics` cost the list alone."""
@@ -20,7 +20,7 @@ PAGE_SIZE = 1000
 
 
 def running(experiment: Mapping[str, Any]) -> bool:
-    """Launched and not ended, whatever `archived` or the flag say (§E4)."""
+    """Launched and not ended, whatever `archived` or the flag say (docs/platforms/posthog.md)."""
     return bool(experiment.get("start_date")) and not experiment.get("end_date")
 
 

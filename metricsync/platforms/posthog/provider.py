@@ -150,7 +150,7 @@ def _next_link(page: LivePage) -> str | None:
 
 class PostHogProvider(Provider):
     limits = LIMITS
-    measuring_fields = ("query",)  # linked experiments read it live (api/posthog-experiments.md)
+    measuring_fields = ("query",)  # linked experiments read it live (docs/platforms/posthog.md)
 
     def __init__(self, target: Target, transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(target, transport)

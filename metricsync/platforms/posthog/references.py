@@ -1,6 +1,6 @@
 """The actions saved metrics reference by id (ActionsNode), which metricsync does not manage:
 what `--sandbox` puts in the sandbox so a project copied from a real account runs there as it is
-(SPEC 6). A real PostHog project checks them itself ("Action N not found")."""
+(docs/sandbox/README.md). A real PostHog project checks them itself ("Action N not found")."""
 
 from __future__ import annotations
 
