@@ -204,6 +204,8 @@ class ApiClient:
         """The body of a response `send` returned, decoded; a body that is not what the platform
         documents is an ApiError naming the request, the decoder's reason and where it failed."""
         try:
+            if _is_html(response):
+                raise ValueError(HTML_PAGE)
             return decode(response.content)
         except ValueError as exc:
             request = response.request
@@ -392,8 +394,17 @@ class ApiClient:
         return path if path.startswith("http") else f"{self.base_url.rstrip('/')}{path}"
 
 
+HTML_PAGE = "an HTML page, not the platform's JSON (a proxy or sign-in page?); check the URL"
+
+
+def _is_html(response: httpx.Response) -> bool:
+    return "html" in response.headers.get("Content-Type", "").lower()
+
+
 def excerpt(response: httpx.Response, limit: int = 300) -> str:
     """The part of an error body a person needs: the platform's message and field errors."""
+    if _is_html(response):
+        return HTML_PAGE
     try:
         body = response.json()
     except ValueError:

@@ -1,4 +1,5 @@
-"""Shared fixtures: the sandbox in-process (httpx transport) and on a loopback port."""
+"""Shared fixtures: the sandbox in-process (httpx transport) and on a loopback port; and the
+secret scan that checks every test (secret_scan.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.server import SandboxServer
 from metricsync.sandbox.transport import SandboxTransport
+
+pytest_plugins = ["tests.secret_scan", "pytester"]  # secret_scan: every test is checked for secrets
 
 
 @pytest.fixture

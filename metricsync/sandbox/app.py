@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from metricsync.sandbox import hostile
 from metricsync.sandbox.admin import ADMIN_PREFIX, Admin
 from metricsync.sandbox.faults import Decision, Faults
 from metricsync.sandbox.http import Request, Response
@@ -29,11 +30,13 @@ PLATFORMS: tuple[type[SandboxPlatform], ...] = (Statsig, PostHog, UserFlux, Unle
 @dataclass(frozen=True)
 class Outcome:
     """What a carrier does with one request: wait `delay_s`, then send `response` or, when it
-    is None, close the connection without an answer."""
+    is None, close the connection without an answer. With `stream`, the response's status and
+    headers go out, then the stream's pieces instead of its body (a hostile answer)."""
 
     response: Response | None
     delay_s: float = 0.0
     fault: str | None = None
+    stream: hostile.BodyStream | None = None
 
 
 class ConnectionDropped(Exception):
@@ -110,6 +113,9 @@ class SandboxApp:
         effect = decision.effect
         if effect is not None and effect.drop == "before":
             return Outcome(None, decision.delay_s, decision.label)
+        if effect is not None and effect.hostile is not None:
+            response, stream = hostile.answer(effect.hostile, request, self.route)
+            return Outcome(response, decision.delay_s, decision.label, stream)
         if effect is not None and effect.status is not None:
             response = self._error(request.path, effect.status, effect.retry_after)
         else:

@@ -14,20 +14,25 @@ from dataclasses import asdict, dataclass, fields, replace
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
+from metricsync.sandbox import hostile
+
 MAX_HANG_S = 300.0  # a hang is bounded so a forgotten rule cannot pin a thread for ever
 MAX_LATENCY_MS = 60_000
 METHODS = ("*", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 Drop = Literal["before", "after"]
 
 _SPEC = re.compile(
-    r"^(?P<action>\d{3}|drop|drop-before|drop-after|hang:\d+(?:\.\d+)?|latency:\d+)"
+    r"^(?P<action>\d{3}|drop|drop-before|drop-after|hang:\d+(?:\.\d+)?|latency:\d+"
+    r"|(?:redirect|foreign-next):[^\s,]+|trickle:\d+(?:\.\d+)?|oversize:\d+"
+    r"|endless|cyclic|html|nan)"
     r"(?:\s*x(?P<times>\d+))?$"
 )
 
 
 @dataclass(frozen=True)
 class FaultRule:
-    """One rule; exactly one of `status`, `drop`, `hang_s`, `latency_ms` says what it does.
+    """One rule; exactly one of `status`, `drop`, `hang_s`, `latency_ms`, `hostile` says what it
+    does (`hostile`: an answer no honest server gives, hostile.py).
 
     `times` is how many more matching requests it applies to (None: every one).
     """
@@ -39,13 +44,16 @@ class FaultRule:
     drop: Drop | None = None
     hang_s: float = 0.0
     latency_ms: int = 0
+    hostile: str | None = None
     times: int | None = None
 
     def __post_init__(self) -> None:
         effects = [self.status is not None, self.drop is not None, self.hang_s > 0]
+        effects.append(self.hostile is not None)
         if sum(effects) + (self.latency_ms > 0) != 1:
             raise ValueError(
-                f"fault {self.spec!r}: give exactly one of status, drop, hang_s, latency_ms"
+                f"fault {self.spec!r}: give exactly one of status, drop, hang_s, latency_ms, "
+                "hostile"
             )
         _check(self)
 
@@ -62,6 +70,8 @@ class FaultRule:
             return f"drop-{self.drop}"
         if self.hang_s > 0:
             return f"hang:{self.hang_s:g}"
+        if self.hostile is not None:
+            return self.hostile
         return f"latency:{self.latency_ms}"
 
     @property
@@ -105,6 +115,10 @@ def _check(rule: FaultRule) -> None:
         problems.append(f"latency_ms must be 0-{MAX_LATENCY_MS}")
     if rule.times is not None and rule.times < 1:
         problems.append("times must be >= 1")
+    if rule.hostile is not None:
+        wrong = hostile.problem(rule.hostile) if isinstance(rule.hostile, str) else "not a string"
+        if wrong:
+            problems.append(wrong)
     if problems:
         raise ValueError(f"fault {rule.spec!r}: {'; '.join(problems)}")
 
@@ -117,7 +131,9 @@ def parse_rule(spec: str) -> FaultRule:
     if not equals or match is None:
         raise ValueError(
             f"fault {spec!r}: expected [METHOD ]GLOB=ACTION[xN][,retry-after=S] with ACTION one "
-            "of a 4xx/5xx status, drop, drop-before, drop-after, hang:SECONDS, latency:MS"
+            "of a 4xx/5xx status, drop, drop-before, drop-after, hang:SECONDS, latency:MS, or a "
+            "hostile answer: redirect:ORIGIN, foreign-next:ORIGIN, endless, cyclic, "
+            "trickle:SECONDS, oversize:MIB, html, nan"
         )
     method, _, path = target.strip().rpartition(" ")
     values: dict[str, Any] = {"path": path or "*", "method": method.strip().upper() or "*"}
@@ -138,6 +154,8 @@ def _action_fields(action: str) -> dict[str, Any]:
     if action in ("drop", "drop-before", "drop-after"):
         return {"drop": "after" if action == "drop-after" else "before"}
     kind, _, number = action.partition(":")
+    if kind in hostile.ACTIONS:
+        return {"hostile": action}
     if kind == "hang":
         return {"hang_s": float(number)}
     return {"latency_ms": int(number)}
@@ -166,7 +184,7 @@ class Decision:
     """What the faults make of one request: extra delay, and the rule that changes the answer."""
 
     delay_s: float = 0.0
-    effect: FaultRule | None = None  # status, drop or hang
+    effect: FaultRule | None = None  # status, drop, hang or hostile
     labels: tuple[str, ...] = ()  # the actions applied, for the request log
 
     @property

@@ -11,6 +11,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from metricsync.sandbox.app import SandboxApp
+from metricsync.sandbox.hostile import BodyStream
 from metricsync.sandbox.http import Request, Response
 
 
@@ -27,6 +28,9 @@ def _handler_for(app: SandboxApp, stopping: threading.Event) -> type[BaseHTTPReq
                 return
             if outcome.response is None:
                 self.close_connection = True
+                return
+            if outcome.stream is not None:
+                self._write_stream(outcome.response, outcome.stream)
                 return
             self._write(outcome.response)
 
@@ -51,6 +55,23 @@ def _handler_for(app: SandboxApp, stopping: threading.Event) -> type[BaseHTTPReq
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(response.body)
+
+        def _write_stream(self, response: Response, stream: BodyStream) -> None:
+            """Headers first, then each piece after its interval, until the client hangs up."""
+            self.close_connection = True
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(stream.length))
+            self.end_headers()
+            try:
+                for piece in stream.pieces():
+                    if stream.interval_s and stopping.wait(stream.interval_s):
+                        return
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+            except ConnectionError:
+                pass  # the client gave up, as it should
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 

@@ -8,10 +8,12 @@ instead of sleeping, so in-process tests of timeouts stay fast.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import httpx
 
 from metricsync.sandbox.app import SandboxApp
+from metricsync.sandbox.hostile import BodyStream
 from metricsync.sandbox.http import Request
 
 
@@ -35,7 +37,23 @@ class SandboxTransport(httpx.BaseTransport):
                 "Server disconnected without sending a response.", request=request
             )
         response = outcome.response
+        if outcome.stream is not None:
+            headers = {**response.headers, "Content-Length": str(outcome.stream.length)}
+            return httpx.Response(response.status, headers=headers, stream=_Pieces(outcome.stream))
         return httpx.Response(response.status, headers=response.headers, content=response.body)
+
+
+class _Pieces(httpx.SyncByteStream):
+    """A hostile stream's pieces, each after its interval (really waited: a trickle is slow)."""
+
+    def __init__(self, stream: BodyStream) -> None:
+        self.stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self.stream.pieces():
+            if self.stream.interval_s:
+                time.sleep(self.stream.interval_s)
+            yield piece
 
 
 def _wait(request: httpx.Request, seconds: float) -> None:

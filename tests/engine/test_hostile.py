@@ -1,0 +1,176 @@
+"""The sandbox as a hostile server (hostile fault actions): against each, a plan fails clearly,
+within its deadline, naming the target, and no credential reaches any other server."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from metricsync.sandbox.app import SandboxApp
+from metricsync.sandbox.faults import parse_rule, rule_from
+from metricsync.sandbox.server import SandboxServer
+from tests.engine.conftest import POSTHOG_KEY, STATSIG_KEY, Project
+
+STATSIG_LIST = "/console/v1/metrics/list"
+POSTHOG_LIST = "/api/projects/12345/experiment_saved_metrics/"
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[SandboxServer]:
+    """Another server on another port: a client that follows a link there is caught by its log."""
+    with SandboxServer(SandboxApp()) as server:
+        yield server
+
+
+def plan(project: Project, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    started = time.monotonic()
+    code, out, err = project.cli("plan", *args, capsys=capsys)
+    assert time.monotonic() - started < 60, "the run outlived its deadline"
+    assert STATSIG_KEY not in out + err and POSTHOG_KEY not in out + err
+    return code, err
+
+
+@pytest.mark.parametrize(
+    ("target", "path"), [("statsig-test", STATSIG_LIST), ("posthog-test", POSTHOG_LIST)]
+)
+def test_next_links_to_another_origin_are_refused_and_it_hears_nothing(
+    project: Project,
+    elsewhere: SandboxServer,
+    capsys: pytest.CaptureFixture[str],
+    target: str,
+    path: str,
+) -> None:
+    project.app.faults.add(f"GET {path}=foreign-next:{elsewhere.url}")
+    code, err = plan(project, capsys)
+    assert code == 1
+    assert err.startswith(f"Error: {target}: refused a link to {elsewhere.url} (GET ")
+    assert err.endswith(f"its credentials are only sent to {project.url}\n")
+    assert list(elsewhere.app.requests) == []
+
+
+def test_a_redirect_to_another_origin_is_refused_and_it_hears_nothing(
+    project: Project, elsewhere: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.app.faults.add(f"GET {STATSIG_LIST}=redirect:{elsewhere.url}")
+    code, err = plan(project, capsys)
+    assert code == 1
+    assert err == (
+        f"Error: statsig-test: GET {project.url}{STATSIG_LIST} was redirected to "
+        f"{elsewhere.url}; not followed: its credentials are only sent to {project.url}\n"
+    )
+    assert list(elsewhere.app.requests) == []
+
+
+def test_a_trickling_answer_fails_at_the_run_deadline(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.app.faults.add(f"GET {POSTHOG_LIST}=trickle:120")
+    code, err = plan(project, capsys, "--timeout", "2")
+    assert code == 1
+    assert err == (
+        "Error: posthog-test: the run's deadline (--timeout 2) passed during GET "
+        f"{project.url}{POSTHOG_LIST}; nothing more is sent\n"
+    )
+
+
+def test_endless_pages_fail_at_the_run_deadline(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.app.faults.add(f"GET {STATSIG_LIST}=endless")
+    code, err = plan(project, capsys, "--timeout", "2")
+    assert code == 1
+    assert err.startswith("Error: statsig-test: the run's deadline (--timeout 2) passed during GET")
+    assert project.sent("GET", STATSIG_LIST) > 2  # it did follow the links, until the deadline
+
+
+@pytest.mark.parametrize("path", [STATSIG_LIST, POSTHOG_LIST])
+def test_circular_pages_are_an_error(
+    project: Project, capsys: pytest.CaptureFixture[str], path: str
+) -> None:
+    project.app.faults.add(f"GET {path}=cyclic")
+    code, err = plan(project, capsys)
+    assert code == 1
+    assert "the list's next-page links go round in a circle" in err
+
+
+def test_an_oversized_answer_is_refused_unread(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.app.faults.add(f"GET {STATSIG_LIST}=oversize:300")
+    code, err = plan(project, capsys)
+    assert code == 1
+    assert err == (
+        f"Error: statsig-test: GET {project.url}{STATSIG_LIST} failed with HTTP 200: "
+        "the answer is larger than 256 MiB; not read\n"
+    )
+
+
+def test_an_html_page_instead_of_json_is_named_as_such(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.app.faults.add(f"GET {POSTHOG_LIST}=html")
+    code, err = plan(project, capsys)
+    assert code == 1
+    assert err == (
+        f"Error: posthog-test: GET {project.url}{POSTHOG_LIST} failed with HTTP 200: "
+        "unexpected response body: an HTML page, not the platform's JSON (a proxy or sign-in "
+        "page?); check the URL\n"
+    )
+
+
+def test_nan_in_a_json_answer_is_a_clear_error(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.app.faults.add(f"GET {STATSIG_LIST}=nan")
+    code, err = plan(project, capsys)
+    assert code == 1
+    assert err.startswith(
+        f"Error: statsig-test: GET {project.url}{STATSIG_LIST} failed with HTTP 200: "
+        "unexpected response body: JSON is malformed"
+    )
+
+
+def test_a_retry_after_longer_than_the_deadline_fails_at_once_saying_so(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.app.faults.add(f"GET {STATSIG_LIST}=429,retry-after=20")
+    code, err = plan(project, capsys, "--timeout", "5")
+    assert code == 1
+    assert re.fullmatch(
+        f"Error: statsig-test: GET {project.url}{STATSIG_LIST} must wait 20 s \\(Retry-After\\), "
+        r"more than the [\d.]+ s left of the run's deadline \(--timeout 5\); giving up\n",
+        err,
+    )
+    assert project.sent("GET", STATSIG_LIST) == 1
+
+
+def test_a_wait_for_retry_after_is_said_on_stderr(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.app.faults.add(f"GET {POSTHOG_LIST}=429x1,retry-after=1")
+    code, err = plan(project, capsys)
+    assert code == 0
+    assert err == "posthog-test: waiting 1 s (Retry-After)\n"
+
+
+def test_hostile_actions_are_fault_rules_like_the_others() -> None:
+    rule = parse_rule("GET /console/*=redirect:http://127.0.0.1:9 x2")
+    assert (rule.hostile, rule.times, rule.spec) == (
+        "redirect:http://127.0.0.1:9",
+        2,
+        "GET /console/*=redirect:http://127.0.0.1:9 x2",
+    )
+    assert rule_from({"path": "/api/*", "hostile": "trickle:30"}).action == "trickle:30"
+    for wrong, message in [
+        ("/x=redirect:ftp://h", "redirect needs an origin, scheme://host[:port]"),
+        ("/x=foreign-next:http://h/path", "foreign-next needs an origin"),
+        ("/x=trickle:0", "trickle needs seconds 0-300"),
+        ("/x=oversize:99999", "oversize needs mebibytes 1-4096"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            parse_rule(wrong)
+    with pytest.raises(ValueError, match="unknown hostile action 'endless:3'"):
+        rule_from({"path": "/x", "hostile": "endless:3"})
