@@ -148,9 +148,12 @@ def plan_target(
     overrides: Overrides,
     state: LiveState,
     reviewed: Reviewed | None = None,
+    *,
+    usage: bool = True,
 ) -> TargetPlan:
     """One target's plan from its live state as read; with `reviewed`, only the changes it
-    keeps, and the safety rules judge those alone."""
+    keeps, and the safety rules judge those alone. `usage=False` skips the experiment lookups
+    (a caller that neither applies nor shows the plan: verify's dry runs)."""
     adopt_from = frozenset(overrides.adopt_from)
     kind_diff = replace(provider.kind_diff(state), adopt_from=adopt_from)
     result = diff(definitions, state.objects, kind_diff)
@@ -162,7 +165,7 @@ def plan_target(
     if reviewed is not None:
         changes = tuple(c for c in result.changes if reviewed(target.name, c))
         left = tuple(c for c in result.changes if not reviewed(target.name, c))
-    changes, lookup = look_up_usage(changes, provider)
+    changes, lookup = look_up_usage(changes, provider) if usage else (changes, Lookup())
     managed = sum(1 for o in state.objects if o.owned and not o.generated)
     mutations = provider.setup_calls(changes) + sum(provider.calls(c) for c in changes)
     paced = mutations + lookup.paced

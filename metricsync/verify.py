@@ -131,7 +131,7 @@ def dry_runs(workspace: Workspace, target: Target, provider: Provider) -> list[C
     try:
         definitions = workspace.definitions(target)
         state = provider.read(expected=len(definitions))
-        plan = plan_target(target, definitions, provider, Overrides(), state)
+        plan = plan_target(target, definitions, provider, Overrides(), state, usage=False)
     except MetricsyncError as exc:
         seconds = time.perf_counter() - started
         detail = f"could not read live state: {_message(exc)}"

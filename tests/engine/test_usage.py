@@ -342,3 +342,32 @@ def test_a_failing_posthog_lookup_blocks_the_delete(pruning: Project) -> None:
     assert "the experiments using 'Checkout conversion' are unknown (lookup failed" in refusal
     report = pruning.apply(allow_in_use=True)
     assert report.exit_code == 0 and posthog_live(pruning) == []
+
+
+def test_a_saved_plan_keeps_its_usage_and_applies_with_allow_in_use(
+    pruning: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(
+        pruning, [live_metric("Checkout revenue")], [experiment("checkout-v2", "active", **uses())]
+    )
+    saved_plan = pruning.root / "plan.json"
+    code, _, _ = pruning.cli("plan", "--out", str(saved_plan), capsys=capsys)
+    assert code == 5
+    [change] = json.loads(saved_plan.read_text())["targets"][0]["changes"]
+    assert [u["name"] for u in change["used_by"]] == ["checkout-v2"]
+    code, _, err = pruning.cli("apply", str(saved_plan), capsys=capsys)
+    assert code == 5 and "--allow-in-use" in err
+    code, _, _ = pruning.cli("apply", str(saved_plan), "--allow-in-use", capsys=capsys)
+    assert code == 0 and statsig_live(pruning) == []
+
+
+def test_verify_sends_no_experiments_request(
+    pruning: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(
+        pruning, [live_metric("Checkout revenue")], [experiment("checkout-v2", "active", **uses())]
+    )
+    statsig(pruning, "New metric")
+    code, _, _ = pruning.cli("verify", "--target", "statsig-test", capsys=capsys)
+    assert code == 0
+    assert experiment_requests(pruning) == []
