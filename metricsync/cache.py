@@ -79,7 +79,8 @@ class ValidationCache:
     def rule_problems(self, key: str, file: str, fingerprint: str) -> list[Problem] | None:
         """The problems the rules with `fingerprint` found in the file's current bytes."""
         entry = self._load().get(key)
-        found = entry[3].get(fingerprint) if entry is not None and len(entry) > 3 else None
+        kept = entry[3] if entry is not None and len(entry) > 3 else None
+        found = kept.get(fingerprint) if isinstance(kept, dict) else None
         if entry is None or entry[0] != self._digests.get(key) or found is None:
             return None
         try:
@@ -127,13 +128,17 @@ class ValidationCache:
     def _read(self) -> dict[str, list[Any]]:
         try:
             document = json.loads(self.path.read_bytes())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return {}
         if not isinstance(document, dict) or document.get("key") != self.key:
             self._dirty = True  # written by another version: replace it even if nothing changes
             return {}
         files = document.get("files")
-        return files if isinstance(files, dict) else {}
+        if not isinstance(files, dict):
+            return {}
+        # [digest, problems, valid, (rule problems)]; an entry edited into another shape is
+        # dropped, and its file validated afresh.
+        return {k: v for k, v in files.items() if isinstance(v, list) and len(v) >= 3}
 
 
 def _digest(source: bytes) -> str:

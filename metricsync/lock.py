@@ -123,7 +123,7 @@ def _read(path: Path) -> Holder | None:
     try:
         data: Any = json.loads(path.read_text(encoding="utf-8"))
         return Holder(**{k: data[k] for k in Holder.__dataclass_fields__})
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return None
 
 

@@ -18,7 +18,7 @@ FILE = "state.json"
 def load(state_dir: Path) -> dict[str, dict[str, Any]]:
     try:
         document = json.loads((state_dir / FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # unreadable state: nothing learnt yet
         return {}
     return document if isinstance(document, dict) else {}
 

@@ -325,3 +325,14 @@ def test_the_record_is_replaced_whole_on_each_mark(
     states = [json.loads(line)["state"] for line in record.read_text().splitlines()]
     assert states == ["sending", "accepted", "sending", "accepted"]
     assert [p.name for p in record.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_payload_nested_too_deeply_is_a_problem_not_a_crash(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project.root / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    code, out, _ = project.cli("unleash", "validate", "deep.json", capsys=capsys)
+    assert (code, out.splitlines()[0]) == (
+        3,
+        "deep.json:1:1: the JSON is nested too deeply to read",
+    )

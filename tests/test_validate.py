@@ -337,6 +337,21 @@ def test_a_corrupt_cache_is_replaced(
     assert len(calls) == 8
 
 
+@pytest.mark.parametrize(
+    "entry", ["1", "[]", "null", '"x"', '["d"]', '["d", 1, 2, 3]', "[" * 100_000 + "]" * 100_000]
+)
+def test_a_cache_edited_into_any_shape_is_validated_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], entry: str
+) -> None:
+    monkeypatch.chdir(cached_project(tmp_path))
+    cold = validate(tmp_path, capsys)
+    cache = tmp_path / ".metricsync" / "cache" / "validate.json"
+    document = json.loads(cache.read_text())
+    files = {key: "ENTRY" for key in document["files"]}
+    cache.write_text(json.dumps({**document, "files": files}).replace('"ENTRY"', entry))
+    assert validate(tmp_path, capsys) == cold
+
+
 def test_a_file_larger_than_one_read_is_read_whole(tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
     path.write_bytes(b"# padding\n" * 20_000 + b"kind: statsig/metric\n")

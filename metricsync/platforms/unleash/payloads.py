@@ -80,6 +80,8 @@ def _documents(result: PayloadFile, source: bytes, raw: bool) -> Iterator[Docume
         result.problems.append(problem)
     except (UnicodeDecodeError, ValueError) as exc:
         result.problems.append(Problem(result.file, 1, 1, f"invalid JSON: {exc}"))
+    except RecursionError:
+        result.problems.append(Problem(result.file, 1, 1, "the JSON is nested too deeply to read"))
 
 
 def _no_constant(name: str) -> Any:

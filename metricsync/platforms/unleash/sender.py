@@ -112,7 +112,7 @@ class SentRecord:
 def _entry(line: str) -> dict[str, Any] | None:
     try:
         entry = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None  # a line cut short by a crash; the lines before it still count
     return entry if isinstance(entry, dict) else None
 
