@@ -1,4 +1,4 @@
-"""One run that writes per project at a time (SPEC 3): `apply` and `import` hold
+"""One run that writes per project at a time (docs/commands/apply.md): `apply` and `import` hold
 `.metricsync/run.lock` while they run, and a second run names the one that holds it.
 
 The lock file is created whole and exclusively (files.write_whole), holding who took it. A

@@ -95,7 +95,7 @@ def build_plan(
 ) -> Plan:
     synced = synced_targets(workspace)
     states = read_states(providers, {t.name: len(workspace.definitions(t)) for t in synced})
-    # Targets are planned at once: one platform's experiment lookups (SPEC 4.7) overlap another's.
+    # Targets are planned at once: one platform's experiment lookups overlap another's.
     definitions = {t.name: workspace.definitions(t) for t in synced}
     targets, problems = [], []
     with ThreadPoolExecutor(max_workers=max(1, len(synced))) as pool:
@@ -109,7 +109,7 @@ def build_plan(
         for plan in plans:
             try:
                 targets.append(plan.result())
-            except InvalidInput as invalid:  # every target's problems, then exit 3 (SPEC 5)
+            except InvalidInput as invalid:  # every target's problems, then exit 3
                 problems += invalid.problems
     if problems:
         raise InvalidInput(problems)

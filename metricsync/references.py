@@ -1,4 +1,4 @@
-"""Plan-time reference checks (SPEC 4.1): what a definition refers to (a Statsig composite's
+"""Plan-time reference checks: what a definition refers to (a Statsig composite's
 components, through the KindDiff `depends` hook) must be defined for the same target or live
 there, and a delete of an object that something staying refers to is held back.
 

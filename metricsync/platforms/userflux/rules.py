@@ -49,8 +49,9 @@ def _bindings(d: Definition) -> Iterator[Finding]:
 
 def server_variable_problem(name: str, value: Any) -> str | None:
     """Why a pre-defined metric's variable cannot be sent, or None. UserFlux substitutes these
-    into the saved SQL itself, verbatim (api §3), so metricsync cannot quote them: it sends only
-    finite numbers and text that cannot leave the quoted literal it is written in."""
+    into the saved SQL itself, verbatim (docs/sandbox/userflux.md), so metricsync cannot quote
+    them: it sends only finite numbers and text that cannot leave the quoted literal it is
+    written in."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return f"variable {name!r} must be a string or a number"
     if isinstance(value, float) and not math.isfinite(value):
