@@ -1,4 +1,4 @@
-"""Sends usage payloads to Unleash's POST /api/client/metrics at most once each (api §7): counts
+"""Sends usage payloads to Unleash's POST /api/client/metrics at most once each: counts
 add up server-side, so a payload is never resent after a 202 or an unknown outcome, and a local
 record of sent digests refuses a second send unless forced."""
 
@@ -173,7 +173,8 @@ UNKNOWN_ADVICE = (
 
 
 def describe(response: httpx.Response) -> tuple[Outcome, str]:
-    """What one answer of POST /api/client/metrics means for the payload (api §3, §4, §7)."""
+    """What one answer of POST /api/client/metrics means for the payload
+    (docs/sandbox/unleash.md)."""
     status = response.status_code
     if status == 202:
         return Outcome.ACCEPTED, "accepted (HTTP 202): queued; Unleash adds the counts within ~5 s"
