@@ -236,9 +236,9 @@ class ApiClient:
         except SAFE_TO_RESEND as exc:
             self._after_failure(method, path, exc, attempt, ambiguous=False)
         except httpx.TransportError as exc:
-            self._check_deadline(method, path)
-            if not resend:
+            if not resend:  # even past the deadline: whether the write happened is unknown
                 raise AmbiguousWrite(self._describe(method, path, exc)) from None
+            self._check_deadline(method, path)
             self._after_failure(method, path, exc, attempt, ambiguous=True)
         return None
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from metricsync.client import ApiClient
+from metricsync.client import AmbiguousWrite, ApiClient
 from metricsync.deadline import Deadline, DeadlineExceeded
 from metricsync.errors import ApiError, NetworkError
 
@@ -169,3 +169,16 @@ def test_an_answer_that_grows_past_the_limit_without_saying_so_is_cut_off() -> N
     api, _ = client(httpx.MockTransport(handle), FakeTime(), max_body_bytes=1024)
     with pytest.raises(ApiError, match="the answer is larger than 1024 bytes"):
         api.send("GET", "/console/v1/metrics/list")
+
+
+def test_a_write_cut_off_by_the_deadline_is_ambiguous_not_merely_late() -> None:
+    """The caller must look before sending it again (an Unleash count must not add up twice)."""
+    time = FakeTime()
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        time.now += 100  # the server took the write, and the run's time with it
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    api, _ = client(httpx.MockTransport(handle), time, seconds=50)
+    with pytest.raises(AmbiguousWrite):
+        api.send("POST", "/api/client/metrics", body={}, resend=False)
