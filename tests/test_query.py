@@ -359,3 +359,15 @@ def test_a_hostile_var_for_a_predefined_metric_is_refused_before_sending(
     assert not list(project.app.requests)
     code, out, _ = project.cli("query", "daily", "--var", "eventName=page_view", capsys=capsys)
     assert code == 0 and out.endswith("rows)\n")
+
+
+def test_rows_trickling_in_stop_at_the_run_deadline(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.app.faults.add("POST /metrics/query/*=trickle:120")
+    code, out, err = project.cli("query", "revenue", "--timeout", "2", capsys=capsys)
+    assert (code, out) == (1, "")
+    assert err == (
+        "Error: userflux: the run's deadline (--timeout 2) passed during POST "
+        f"{project.url}/metrics/query/revenue-by-currency; nothing more is sent\n"
+    )

@@ -77,6 +77,20 @@ class _Http(ApiClient):
             why = "Retry-After" if retry_after is not None else f"HTTP {response.status_code}"
             self._wait(self.retry.delay(attempt, retry_after), why, "POST", path)
 
+    def within_time(self, chunks: Iterator[str], path: str) -> Iterator[str]:
+        """The answer's text as it streams in, cut off after the request's total time or at the
+        run's deadline: rows trickling in cannot hold the run."""
+        budget = min(self.request_seconds, self.deadline.remaining())
+        ends = self.clock() + budget
+        for chunk in chunks:
+            if self.clock() > ends:
+                self._check_deadline("POST", path)
+                raise NetworkError(
+                    f"{self.target}: POST {self._url(path)} failed: ReadTimeout: "
+                    f"{self._too_slow(budget)}"
+                )
+            yield chunk
+
 
 class UserFluxClient:
     """One target's session. `token_field` is a dotted path to the token in the token response;
@@ -125,7 +139,7 @@ class UserFluxClient:
         """The query's rows, decoded one at a time while the response streams in."""
         path, body = request_for(query)
         with self._authorized(lambda: self.http.stream(path, body)) as response:
-            yield iter_rows(response.iter_text())
+            yield iter_rows(self.http.within_time(response.iter_text(), path))
 
     @contextmanager
     def _authorized(
