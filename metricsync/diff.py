@@ -125,6 +125,8 @@ def _changes_for(
     if left == right and not renamed and not adopt:
         return
     claim: Claim | None = spec.foreign(obj.spec)
+    if claim is not None and _declares(d, claim.owner):
+        claim = None  # the definition writes that tag itself: a tag it shares, not an owner
     if claim is not None:
         if claim.owner not in spec.adopt_from:
             yield ForeignTwin(d.kind, d.name, obj.id, claim.owner, d.where)
@@ -152,6 +154,12 @@ def _changes_for(
         fingerprint=obj.fingerprint,
         live=obj,
     )
+
+
+def _declares(d: Definition, tag: str) -> bool:
+    tags = d.spec.get("tags") or []
+    tags = [tags] if isinstance(tags, str) else tags
+    return any(isinstance(t, str) and t.casefold() == tag.casefold() for t in tags)
 
 
 def _views(

@@ -3,7 +3,7 @@ nobody's. Pure functions over live specs; each provider says where its platform 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +50,3 @@ def first_claim(*owners: ForeignOwner) -> ForeignOwner:
         return next((c for c in (owner(spec) for owner in owners) if c is not None), None)
 
     return claim
-
-
-def owners(claims: Sequence[Claim | None]) -> list[str]:
-    return sorted({c.owner for c in claims if c is not None})

@@ -220,3 +220,15 @@ def test_an_update_that_adds_our_marker_counts_as_an_adopt_in_every_summary(
     )
     _, out, _ = project.cli("plan", "--format", "markdown", capsys=capsys)
     assert "| statsig-test | 0 | 1 | 0 | 0 | 1 |" in out
+
+
+def test_a_tag_with_the_prefix_that_the_definition_writes_itself_is_no_owner(
+    project: Project,
+) -> None:
+    project.write(
+        "definitions/posthog/checkout.yaml",
+        POSTHOG_DEFINITION.replace("spec:\n", "spec:\n  tags: [managed-by-team-a]\n"),
+    )
+    project.apply()
+    plan = project.plan()
+    assert (plan.changes, plan.refusals) == ([], [])
