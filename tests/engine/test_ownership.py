@@ -232,3 +232,11 @@ def test_a_tag_with_the_prefix_that_the_definition_writes_itself_is_no_owner(
     project.apply()
     plan = project.plan()
     assert (plan.changes, plan.refusals) == ([], [])
+    project.write(
+        "definitions/posthog/checkout.yaml",
+        POSTHOG_DEFINITION.replace("spec:\n", "spec:\n  tags: [managed-by-team-a]\n").replace(
+            "check out", "check out and pay"
+        ),
+    )
+    plan = project.plan()
+    assert ([c.action for c in plan.changes], plan.refusals) == ([Action.UPDATE], [])
