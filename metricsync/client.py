@@ -328,9 +328,12 @@ class ApiClient:
 
     def _check_deadline(self, method: str, path: str) -> None:
         if self.deadline.remaining() <= 0:
+            url = httpx.URL(self._url(path)).copy_with(query=None)  # as other errors name it
             raise DeadlineExceeded(
-                f"{self.target}: {self.deadline.describe()} passed during {method} "
-                f"{self._url(path)}; nothing more is sent"
+                redact(
+                    f"{self.target}: {self.deadline.describe()} passed during {method} {url}; "
+                    "nothing more is sent"
+                )
             )
 
     def _wait(self, seconds: float, why: str, method: str, path: str) -> None:

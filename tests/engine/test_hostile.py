@@ -174,3 +174,15 @@ def test_hostile_actions_are_fault_rules_like_the_others() -> None:
             parse_rule(wrong)
     with pytest.raises(ValueError, match="unknown hostile action 'endless:3'"):
         rule_from({"path": "/x", "hostile": "endless:3"})
+
+
+def test_the_deadline_error_names_the_request_as_other_errors_do_without_its_query(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.app.faults.add(f"GET {STATSIG_LIST}=endless")
+    code, err = plan(project, capsys, "--timeout", "1")
+    assert (code, err) == (
+        1,
+        "Error: statsig-test: the run's deadline (--timeout 1) passed during GET "
+        f"{project.url}{STATSIG_LIST}; nothing more is sent\n",
+    )
