@@ -1,4 +1,4 @@
-"""The Statsig emulator against the checklist of shared/api/statsig.md, one test per item,
+"""The Statsig emulator against the checklist of the team's Statsig API notes, one test per item,
 then the documented choices (docs/sandbox/statsig.md)."""
 
 from __future__ import annotations
