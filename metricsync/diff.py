@@ -14,7 +14,7 @@ from typing import Any
 
 from metricsync.definitions import Definition
 from metricsync.live import LiveObject
-from metricsync.normalise import Rules, desired_document, managed_view, normalise
+from metricsync.normalise import Rules, managed_view, normalise
 from metricsync.ownership import Claim, ForeignOwner
 from metricsync.plan import ABSENT, Action, Change, FieldChange, ForeignTwin, Lookalike
 
@@ -116,7 +116,7 @@ def _changes_for(
     d: Definition, obj: LiveObject | None, spec: KindDiff
 ) -> Iterator[Change | ForeignTwin]:
     if obj is None:
-        fields = tuple(explain({}, normalise(desired_document(d.spec, spec.rules), spec.rules)))
+        fields = tuple(explain({}, normalise(d.spec, spec.rules)))  # the desired document
         yield _desired_change(Action.CREATE, d, fields=fields)
         return
     left, right = _views(d, obj.spec, spec)
@@ -166,10 +166,10 @@ def _views(
     d: Definition, live: Mapping[str, Any], spec: KindDiff
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The desired and live sides as the plan compares them: the definition's desired document
-    (the one the writes send) and a live spec, normalised alike and restricted to the fields
-    the definition manages."""
+    (the one the writes send; `normalise` fills its defaults) and a live spec, normalised alike
+    and restricted to the fields the definition manages."""
     return managed_view(
-        normalise(desired_document(d.spec, spec.rules), spec.rules),
+        normalise(d.spec, spec.rules),
         normalise(live, spec.rules),
         spec.rules,
         d.lifecycle.ignore_changes,

@@ -30,9 +30,17 @@ def desired_document(spec: Mapping[str, Any], rules: Rules) -> dict[str, Any]:
     filled in. The plan compares this document (normalised) and every write sends it, so a
     field the plan compares is always in the request that applies it: a value edited in a
     platform's UI is restored by the next apply, defaults included (docs/platforms/README.md)."""
-    document = {key: value for key, value in rules.defaults.items() if key not in spec}
-    document.update(spec)
+    document = dict(spec)
+    fill_defaults(document, rules)
     return document
+
+
+def fill_defaults(value: dict[str, Any], rules: Rules) -> None:
+    """The one place defaults are filled, for the desired document and for `normalise`: so
+    `normalise(spec)` is the desired document normalised, without copying the spec twice."""
+    for key, default in rules.defaults.items():
+        if key not in value:
+            value[key] = _clean(default)
 
 
 def normalise(spec: Mapping[str, Any], rules: Rules) -> dict[str, Any]:
@@ -40,8 +48,7 @@ def normalise(spec: Mapping[str, Any], rules: Rules) -> dict[str, Any]:
     set-like lists sorted. Applied identically to desired and live specs."""
     skipped = _top_level(rules.drop)
     value: dict[str, Any] = _clean({k: v for k, v in spec.items() if k not in skipped})
-    for key, default in rules.defaults.items():
-        value.setdefault(key, _clean(default))
+    fill_defaults(value, rules)
     for path in rules.listify:
         _apply(value, path, lambda v: [v] if isinstance(v, str) else v)
     for path in rules.drop:
