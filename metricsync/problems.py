@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from metricsync.display import printable
+
 Severity = Literal["error", "warning"]
 
 
@@ -21,7 +23,7 @@ class Problem:
         where = f"{self.file}:{self.line}:{self.column}"
         label = "" if self.severity == "error" else "warning: "
         at = f" [{self.pointer}]" if self.pointer else ""
-        return f"{where}: {label}{self.message}{at}"
+        return printable(f"{where}: {label}{self.message}{at}")  # file names are user text too
 
 
 def pointer_of(path: tuple[str | int, ...]) -> str:

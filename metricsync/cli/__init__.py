@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def run(argv: list[str] | None = None) -> int:
     """Runs one command and returns its exit code (docs/README.md); never lets a traceback out."""
-    from metricsync.render.values import printable
+    from metricsync.display import printable
     from metricsync.secrets import redact
 
     try:

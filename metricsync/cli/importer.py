@@ -98,8 +98,8 @@ def _legacy(entry: Entry, report: ImportReport) -> str:
 
 
 def render_text(report: ImportReport) -> str:
+    from metricsync.display import printable
     from metricsync.importer import Skip
-    from metricsync.render.values import printable
 
     skipped = len(report.entries) - len(report.written)
     lines = [

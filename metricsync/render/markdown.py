@@ -6,10 +6,11 @@ from __future__ import annotations
 import html
 import re
 
+from metricsync.display import printable
 from metricsync.plan import Action, Change, Plan
 from metricsync.render.text import SYMBOLS
 from metricsync.render.usage import usage_risk, used_by_line
-from metricsync.render.values import duration, printable, show, summary_counts
+from metricsync.render.values import duration, show, summary_counts
 
 LIMIT = 65_000
 TITLE = "### metricsync plan"

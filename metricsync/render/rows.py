@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Any, TextIO
 
-from metricsync.render.values import printable
+from metricsync.display import printable
 
 SAMPLE = 200  # rows read before the table's columns and widths are fixed
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import click
 
 from metricsync.apply import ApplyReport, Outcome, Status
+from metricsync.display import printable
 from metricsync.plan import Action, Change, Plan, TargetPlan
 from metricsync.render.usage import usage_risk, used_by_line
-from metricsync.render.values import duration, printable, show, summary_counts
+from metricsync.render.values import duration, show, summary_counts
 
 SYMBOLS = {
     Action.CREATE: ("+", "green"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from metricsync.display import printable
 from metricsync.problems import Problem
 from metricsync.validation import Validation
 
@@ -67,7 +68,8 @@ def _annotation(problem: Problem) -> str:
 
 
 def _escape_data(value: str) -> str:
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return printable(value)  # and no other control character reaches the workflow log
 
 
 def _escape_property(value: str) -> str:

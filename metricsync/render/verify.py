@@ -8,7 +8,7 @@ import json
 import re
 from itertools import groupby
 
-from metricsync.render.values import printable
+from metricsync.display import printable
 from metricsync.verify import CheckResult, Status, VerifyReport
 
 FORMAT_VERSION = 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import click
 import pytest
@@ -108,3 +109,20 @@ def test_error_messages_never_print_control_characters(
         "Error: no config file at \\x1b[2J\\x1b[31mred\\x9b1m\\u202egnp.exe.yaml "
         "(pass --config PATH)\n"
     )
+
+
+def test_a_file_name_with_control_characters_is_shown_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "metricsync.yaml").write_text(
+        "version: 1\ntargets:\n  statsig-prod:\n    provider: statsig\n"
+        "    api_key: env:STATSIG_CONSOLE_API_KEY\n    definitions: [definitions]\n"
+    )
+    (tmp_path / "definitions").mkdir()
+    (tmp_path / "definitions" / "evil\x1b[2J\r.yaml").write_text("kind: nope\n")
+    for output_format, shown in (("text", "\\r"), ("github", "%0D")):
+        assert run(["validate", "--no-cache", "--format", output_format]) == 3
+        out = capsys.readouterr().out
+        assert f"evil\\x1b[2J{shown}.yaml" in out
+        assert not RAW_CONTROL.search(out.replace("\n", ""))
