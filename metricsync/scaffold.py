@@ -8,6 +8,7 @@ import json
 import os
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -36,9 +37,11 @@ class InitRefused(MetricsyncError):
         self.existing = list(existing)
         shown = ", ".join(self.existing[:10])
         more = f" and {len(self.existing) - 10} more" if len(self.existing) > 10 else ""
+        one = len(self.existing) == 1
         super().__init__(
-            f"init never replaces a file, and {len(self.existing)} exist: {shown}{more}; "
-            "nothing was written (move them away, or run init in an empty folder)"
+            f"init never replaces a file, and {len(self.existing)} "
+            f"{'exists' if one else 'exist'}: {shown}{more}; nothing was written "
+            f"(move {'it' if one else 'them'} away, or run init in an empty folder)"
         )
 
 
@@ -216,32 +219,57 @@ def init_project(root: Path, options: InitOptions) -> InitReport:
     if existing:
         raise InitRefused(existing)
     gitignore = root / GITIGNORE
-    old = gitignore.read_bytes() if os.path.lexists(gitignore) else None
+    try:
+        old = gitignore.read_bytes() if os.path.lexists(gitignore) else None
+    except OSError as exc:  # a folder, a file init may not read: refused before any write
+        raise MetricsyncError(
+            f"cannot read {GITIGNORE}: {exc.strerror}; nothing was written"
+        ) from exc
     ignore = gitignore_with_entry(old)
-    for file in files:
-        _create(root / file.path, file.data)
-    if ignore is not None:
-        _replace(gitignore, ignore) if old is not None else _create(gitignore, ignore)
+    made: list[Path] = []  # the files and folders this run created, in order
+    try:
+        for file in files:
+            _create(root / file.path, file.data, made)
+        if ignore is not None:
+            _replace(gitignore, ignore) if old is not None else _create(gitignore, ignore, made)
+    except BaseException:  # a refused write, a full disk, Ctrl-C: leave the folder as it was
+        _undo(made)
+        raise
     variables, to_edit = settings(options.platforms)
     written = [f.path for f in files] + ([GITIGNORE] if old is None else [])
     state = "created" if old is None else ("kept" if ignore is None else "appended")
     return InitReport(str(root.resolve()), tuple(written), state, tuple(variables), tuple(to_edit))
 
 
-def _create(path: Path, data: bytes) -> None:
-    """Writes a new file whole (files.write_whole): a file that appeared meanwhile is not
-    replaced."""
+def _create(path: Path, data: bytes, made: list[Path]) -> None:
+    """Writes a new file whole (files.write_whole), and its missing folders, adding each to
+    `made`: a file that appeared meanwhile is not replaced."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        missing = [p for p in (path.parent, *path.parent.parents) if not os.path.lexists(p)]
+        for folder in reversed(missing):
+            folder.mkdir()
+            made.append(folder)
         write_whole(path, data, overwrite=False)
+        made.append(path)
     except FileExistsError:
         raise InitRefused([display_path(path)]) from None
     except OSError as exc:
-        raise MetricsyncError(f"cannot write {display_path(path)}: {exc.strerror}") from exc
+        raise MetricsyncError(
+            f"cannot write {display_path(path)}: {exc.strerror}; nothing was written"
+        ) from exc
+
+
+def _undo(made: list[Path]) -> None:
+    """Removes what this run created, newest first, so that a failed init leaves nothing."""
+    for path in reversed(made):
+        with suppress(OSError):  # best effort: the error that stopped init is the one to report
+            path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
 def _replace(path: Path, data: bytes) -> None:
     try:
         write_whole(path, data)
     except OSError as exc:
-        raise MetricsyncError(f"cannot write {display_path(path)}: {exc.strerror}") from exc
+        raise MetricsyncError(
+            f"cannot write {display_path(path)}: {exc.strerror}; nothing was written"
+        ) from exc

@@ -165,8 +165,8 @@ def test_an_existing_file_is_named_and_nothing_is_written(
     assert run(["init", "--examples"]) == 1
     err = capsys.readouterr().err
     assert err == (
-        "Error: init never replaces a file, and 1 exist: schemas/config.schema.json; nothing "
-        "was written (move them away, or run init in an empty folder)\n"
+        "Error: init never replaces a file, and 1 exists: schemas/config.schema.json; nothing "
+        "was written (move it away, or run init in an empty folder)\n"
     )
     assert files(here) == before
     assert (here / "schemas" / "config.schema.json").read_text() == "{}"
@@ -258,3 +258,42 @@ def test_init_writes_whole_files_where_hard_links_are_not_supported(
     ).read_bytes()
     assert [p.name for p in here.rglob("*.tmp")] == []
     assert run(["validate"]) == 0
+
+
+def test_a_write_that_fails_halfway_leaves_the_folder_as_it_was(
+    here: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A read-only schemas/ folder, a full disk: init names the file it could not write and
+    removes what it had written before it, so that the next try does not find its own files."""
+    import metricsync.scaffold
+
+    (here / "notes.txt").write_text("mine")
+    (here / ".gitignore").write_text("build/\n")
+    before = {p: p.read_bytes() if p.is_file() else None for p in here.rglob("*")}
+    real = metricsync.scaffold.write_whole
+
+    def refuse_schemas(path: Path | str, data: bytes | str, *, overwrite: bool = True) -> None:
+        if Path(path).parent.name == "statsig" and Path(path).parent.parent.name == "schemas":
+            raise PermissionError(13, "Permission denied", str(path))
+        real(path, data, overwrite=overwrite)
+
+    monkeypatch.setattr(metricsync.scaffold, "write_whole", refuse_schemas)
+    assert run(["init", "--examples"]) == 1
+    assert capsys.readouterr().err == (
+        "Error: cannot write schemas/statsig/metric.schema.json: Permission denied; "
+        "nothing was written\n"
+    )
+    assert {p: p.read_bytes() if p.is_file() else None for p in here.rglob("*")} == before
+    monkeypatch.setattr(metricsync.scaffold, "write_whole", real)
+    assert run(["init", "--examples"]) == 0
+
+
+def test_a_gitignore_init_cannot_read_is_named_before_any_write(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (here / ".gitignore").mkdir()
+    assert run(["init"]) == 1
+    assert capsys.readouterr().err == (
+        "Error: cannot read .gitignore: Is a directory; nothing was written\n"
+    )
+    assert [p.name for p in here.iterdir()] == [".gitignore"]
