@@ -197,6 +197,12 @@ def _scalar(value: Any) -> str:
     return json.dumps(text)
 
 
+def workflow_secrets() -> frozenset[str]:
+    """The repository secrets the workflows init writes read (`secrets.NAME`)."""
+    texts = (data.decode() for _, data in _starter_folder("workflows"))
+    return frozenset(n for text in texts for n in re.findall(r"secrets\.([A-Za-z0-9_]+)", text))
+
+
 def _starter(*parts: str) -> bytes | None:
     resource = resources.files("metricsync").joinpath("starter", *parts)
     return resource.read_bytes() if resource.is_file() else None

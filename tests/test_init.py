@@ -297,3 +297,41 @@ def test_a_gitignore_init_cannot_read_is_named_before_any_write(
         "Error: cannot read .gitignore: Is a directory; nothing was written\n"
     )
     assert [p.name for p in here.iterdir()] == [".gitignore"]
+
+
+@pytest.mark.parametrize(
+    "platforms", [["userflux"], ["unleash"], ["unleash", "posthog"], ["statsig", "userflux"]]
+)
+def test_every_next_step_init_prints_works_for_the_platforms_chosen(
+    here: Path, capsys: pytest.CaptureFixture[str], platforms: list[str]
+) -> None:
+    """The next steps name only commands that do something for these platforms (import and
+    plan only Statsig and PostHog), the offline and sandbox ones run as printed, and only the
+    variables a workflow reads are called repository secrets."""
+    argv = ["init", "--examples"]
+    for platform in platforms:
+        argv += ["--platform", platform]
+    assert run(argv) == 0
+    out = capsys.readouterr().out
+    steps = out.split("Next steps:\n")[1].splitlines()
+    commands = [s.split(". ", 1)[1].split("  ")[0] for s in steps if ". metricsync " in s]
+    planned = {"statsig", "posthog"} & set(platforms)
+    assert ("metricsync import" in commands) == bool(planned)
+    assert ("metricsync plan --sandbox" in commands) == bool(planned)
+    assert ("metricsync verify --sandbox" in commands) == ("userflux" in platforms)
+    for command in commands:
+        if command.endswith("--sandbox") or command.endswith("validate"):
+            assert run(command.split()[1:]) == 0, (command, capsys.readouterr())
+    workflows = "\n".join(p.read_text() for p in (here / ".github" / "workflows").iterdir())
+    variables = next(s for s in steps if "Set the variables" in s)
+    if "repository secrets" in variables:
+        named = variables.split("The workflows read ")[-1].split(" from repository")[0]
+        if "(and the same names" in variables:
+            named = variables.split(": ", 1)[1].rstrip(".")
+        for name in named.split(", "):
+            assert f"secrets.{name} " in workflows, name
+    if platforms == ["unleash"]:
+        assert "repository secrets" not in variables  # no workflow sends usage
+    # The sandbox keeps its own credentials and the tokens it issued in its state; those are
+    # no one's secret, but the suite's secret scan reads every file the test leaves.
+    shutil.rmtree(here / ".metricsync", ignore_errors=True)

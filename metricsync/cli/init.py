@@ -44,11 +44,16 @@ def init_command(platforms: tuple[str, ...], examples: bool, no_workflows: bool)
 
     chosen = tuple(dict.fromkeys(platforms)) or DEFAULT_PLATFORMS
     report = init_project(Path.cwd(), InitOptions(chosen, examples, not no_workflows))
-    click.echo(render(report), nl=False)
+    click.echo(render(report, chosen), nl=False)
     return ExitCode.OK
 
 
-def render(report: InitReport) -> str:
+PLANNED = ("statsig", "posthog")  # the platforms plan, apply and import work on
+
+
+def render(report: InitReport, platforms: tuple[str, ...]) -> str:
+    from metricsync.scaffold import workflow_secrets
+
     lines = [f"Started a metricsync project in {report.root}: {len(report.written)} files."]
     folders = sorted({p.split("/")[0] + ("/" if "/" in p else "") for p in report.written})
     lines.append(f"  wrote {', '.join(folders)}")
@@ -56,23 +61,38 @@ def render(report: InitReport) -> str:
         lines.append("  added .metricsync/ to the existing .gitignore")
     elif report.gitignore == "kept":
         lines.append("  .gitignore already ignores .metricsync/")
-    lines += ["", "Next steps:"]
-    step = 1
+    steps: list[str] = []
     if report.to_edit:
         edits = ", ".join(f"{s.target}.{s.key}" for s in report.to_edit)
-        lines.append(f"  {step}. Edit the example values in metricsync.yaml: {edits}.")
-        step += 1
-    if report.variables:
-        names = ", ".join(dict.fromkeys(s.value for s in report.variables))
-        lines.append(
-            f"  {step}. Set the variables it references (and the same names as repository "
-            f"secrets for the workflows): {names}."
-        )
-        step += 1
-    lines += [
-        f"  {step}. metricsync validate              check the config and definitions (offline)",
-        f"  {step + 1}. metricsync plan --sandbox        rehearse against the embedded sandbox",
-        f"  {step + 2}. metricsync import                bring an existing account's objects in",
-        f"  {step + 3}. metricsync plan                  see what apply would change live",
-    ]
+        steps.append(f"Edit the example values in metricsync.yaml: {edits}.")
+    names = list(dict.fromkeys(s.value for s in report.variables))
+    if names:
+        # Only the names a written workflow reads need to be repository secrets.
+        read = workflow_secrets() if any(p.startswith(".github/") for p in report.written) else ()
+        secrets = [name for name in names if name in read]
+        if secrets == names:
+            steps.append(
+                "Set the variables it references (and the same names as repository secrets "
+                f"for the workflows): {', '.join(names)}."
+            )
+        else:
+            steps.append(f"Set the variables it references: {', '.join(names)}.")
+        if secrets and secrets != names:
+            steps[-1] += f" The workflows read {', '.join(secrets)} from repository secrets."
+    planned = any(p in PLANNED for p in platforms)
+    commands = [("metricsync validate", "check the config and definitions (offline)")]
+    if planned:
+        commands.append(("metricsync plan --sandbox", "rehearse against the embedded sandbox"))
+    if "userflux" in platforms:
+        commands.append(("metricsync verify --sandbox", "run the queries against the sandbox"))
+    if "unleash" in platforms:
+        commands.append(("metricsync unleash validate", "check the usage payloads (offline)"))
+    if planned:
+        commands.append(("metricsync import", "bring an existing account's objects in"))
+        commands.append(("metricsync plan", "see what apply would change live"))
+    if "userflux" in platforms:
+        commands.append(("metricsync verify", "run the queries on UserFlux"))
+    steps += [f"{command:<33}{what}" for command, what in commands]
+    lines += ["", "Next steps:"]
+    lines += [f"  {number}. {step}" for number, step in enumerate(steps, 1)]
     return "\n".join(lines) + "\n"
