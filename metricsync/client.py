@@ -24,7 +24,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from metricsync.deadline import REQUEST_SECONDS, Deadline, DeadlineExceeded, current, seconds_text
-from metricsync.errors import ApiError, NetworkError
+from metricsync.errors import ApiError, MetricsyncError, NetworkError
 from metricsync.secrets import redact
 
 SAFE_TO_RESEND = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -180,7 +180,7 @@ class ApiClient:
         reached the server raises AmbiguousWrite instead of being retried. `path` may be an
         absolute URL (a list's next-page link): one on another origin raises ForeignOrigin."""
         self._check_origin(method, path)
-        content = json.dumps(body).encode() if body is not None else None
+        content = request_body(self.target, method, path, body) if body is not None else None
         for attempt in range(self.retry.attempts):
             response = self._attempt(method, path, content, params, resend, attempt)
             if response is None:
@@ -425,6 +425,19 @@ def excerpt(response: httpx.Response, limit: int = 300) -> str:
             return (text[:limit] + "…") if len(text) > limit else text
     text = json.dumps(body)
     return (text[:limit] + "…") if len(text) > limit else text
+
+
+def request_body(target: str, method: str, path: str, body: Any) -> bytes:
+    """A request's JSON body. NaN and infinity are refused (validate refuses them in files;
+    this guards whatever else could carry one): a server would store what no JSON reader,
+    metricsync included, can read back."""
+    try:
+        return json.dumps(body, allow_nan=False).encode()
+    except ValueError:
+        raise MetricsyncError(
+            f"{target}: {method} {path} not sent: its body holds NaN or infinity, which JSON "
+            "cannot carry"
+        ) from None
 
 
 def origin(url: httpx.URL) -> tuple[str, str, int | None]:

@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from metricsync.cli import run
+from metricsync.client import ApiClient, Limits
 from metricsync.errors import MetricsyncError
 from metricsync.importer import Entry, Skip, check
 from metricsync.live import LiveObject
 from metricsync.plan import Action, Change, FieldChange, Plan, TargetPlan
+from metricsync.sandbox.app import SandboxApp
+from metricsync.sandbox.transport import SandboxTransport
 from metricsync.saved import save
 
 LIVE = {"name": "Checkout revenue", "type": "sum", "unitTypes": ["userID"],
@@ -60,3 +63,15 @@ def test_the_config_is_checked_too(
         "metricsync.yaml:7:31: .inf is not a number JSON can hold (no NaN or infinity); quote it "
         "for text [/policy/max_changes_percent]\n"
     )
+
+
+def test_a_request_body_holding_nan_is_never_sent() -> None:
+    app = SandboxApp()
+    client = ApiClient("statsig-test", "http://sandbox.test", {}, Limits(), SandboxTransport(app))
+    with pytest.raises(MetricsyncError) as raised:
+        client.send("POST", "/console/v1/metrics", body={"name": "x", "cap": math.inf})
+    assert str(raised.value) == (
+        "statsig-test: POST /console/v1/metrics not sent: its body holds NaN or infinity, which "
+        "JSON cannot carry"
+    )
+    assert list(app.requests) == []

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import httpx
 
-from metricsync.client import RETRY_STATUSES, ApiClient, Limits, excerpt
+from metricsync.client import RETRY_STATUSES, ApiClient, Limits, excerpt, request_body
 from metricsync.config import Target
 from metricsync.errors import ApiError, MetricsyncError, NetworkError
 from metricsync.platforms.userflux.binding import Query
@@ -52,7 +52,7 @@ class _Http(ApiClient):
     def stream(self, path: str, body: Any) -> Iterator[httpx.Response]:
         """A 2xx response whose body is not read yet; 429 and 5xx are retried (queries are
         reads), other statuses raise ApiError."""
-        content, url = json.dumps(body).encode(), f"{self.base_url}{path}"
+        content, url = request_body(self.target, "POST", path, body), f"{self.base_url}{path}"
         headers = {"Content-Type": "application/json"}
         for attempt in range(self.retry.attempts):
             self._check_deadline("POST", path)
