@@ -23,6 +23,7 @@ from metricsync.platforms import PLATFORMS
 from metricsync.problems import Problem, pointer_of
 from metricsync.provider import LiveState, Provider
 from metricsync.references import Dangling, Held, check_references
+from metricsync.render.values import printable
 from metricsync.usage import Lookup, in_use_refusals, needs_lookup, with_usage
 from metricsync.workspace import Workspace, open_workspace
 
@@ -249,9 +250,10 @@ def held_refusal(held: Held) -> str:
 
 def foreign_refusal(twin: ForeignTwin) -> str:
     where = f" ({twin.source})" if twin.source else ""
+    owner = printable(twin.owner)  # a live tag: no line of apply's error may start in it
     return (
         f"{twin.name!r}{where} matches live object {twin.live_id}, which another repository "
-        f"owns (marker {twin.owner}); take it over with --adopt-from {twin.owner}"
+        f"owns (marker {owner}); take it over with --adopt-from {owner}"
     )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from metricsync.plan import Action, Change, Use
+from metricsync.render.values import printable
 
 _TOP = re.compile(r"[.\[]")
 
@@ -50,7 +51,9 @@ def running(change: Change) -> list[Use]:
 
 
 def in_use_refusals(changes: Sequence[Change]) -> Iterator[str]:
-    """A delete or replace of an object a running experiment uses, or whose usage is unknown."""
+    """A delete or replace of an object a running experiment uses, or whose usage is unknown.
+    Names and server text are shown with their control characters escaped: a refusal is also
+    apply's error line, and an experiment's name must not start a line of its own there."""
     for change in changes:
         if change.action not in (Action.DELETE, Action.REPLACE):
             continue
@@ -58,13 +61,14 @@ def in_use_refusals(changes: Sequence[Change]) -> Iterator[str]:
         lift = "lift it for one run with apply --allow-in-use"
         users = running(change)
         if users:
-            names = ", ".join(u.name for u in users)
+            names = ", ".join(printable(u.name) for u in users)
             yield (
                 f"{change.name!r} is used by {len(users)} running experiment(s): {names}; "
                 f"{verb} it changes their results ({lift})"
             )
         elif change.usage_unknown is not None:
             yield (
-                f"the experiments using {change.name!r} are unknown ({change.usage_unknown}), "
+                f"the experiments using {change.name!r} are unknown "
+                f"({printable(change.usage_unknown)}), "
                 f"so it counts as in use; not {verb} it ({lift})"
             )

@@ -240,3 +240,30 @@ def test_a_tag_with_the_prefix_that_the_definition_writes_itself_is_no_owner(
     )
     plan = project.plan()
     assert ([c.action for c in plan.changes], plan.refusals) == ([Action.UPDATE], [])
+
+
+def test_a_foreign_owner_tag_cannot_forge_a_line_of_the_refusal_on_stderr(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_statsig(project, live_metric("Checkout revenue", owned=False, tags=[THEIRS + "\n::x"]))
+    statsig(project, "Checkout revenue")
+    code, _, err = project.cli("apply", "--yes", capsys=capsys)
+    assert code == 5
+    assert "\n::x" not in err and "(marker managed-by-team-a\\n::x)" in err
+
+
+def test_an_object_in_sync_that_another_repository_also_marks_is_refused_until_taken_over(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Our marker beside theirs makes it no less theirs: in sync or not, the definition is
+    refused, and --adopt-from takes it over (their marker goes) rather than warning that it
+    matched nothing."""
+    seed_statsig(project, live_metric("Checkout revenue", tags=[OWNER, THEIRS]))
+    statsig(project, "Checkout revenue")
+    [refusal] = project.plan().refusals
+    assert "another repository owns (marker managed-by-team-a)" in refusal
+    code, out, err = project.cli("apply", "--yes", "--adopt-from", THEIRS, capsys=capsys)
+    assert code == 0 and "matched no object" not in err
+    assert "(adopt from managed-by-team-a)" in out
+    assert statsig_live(project)[0]["tags"] == [OWNER]
+    assert project.plan().changes == [] and project.plan().refusals == []

@@ -371,3 +371,19 @@ def test_verify_sends_no_experiments_request(
     code, _, _ = pruning.cli("verify", "--target", "statsig-test", capsys=capsys)
     assert code == 0
     assert experiment_requests(pruning) == []
+
+
+def test_an_experiment_name_cannot_forge_a_line_of_the_refusal_on_stderr(
+    pruning: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Anyone who may name an experiment on the account must not start a line of apply's
+    error (in CI, a line starting `::` is a workflow command): its line break stays an escape."""
+    seed(
+        pruning,
+        [live_metric("Checkout revenue")],
+        [experiment("checkout-v2\n::error::forged\r", "active", **uses())],
+    )
+    code, _, err = pruning.cli("apply", "--yes", capsys=capsys)
+    assert code == 5
+    assert "\n::error" not in err and "\r" not in err
+    assert "running experiment(s): checkout-v2\\n::error::forged\\r; deleting it" in err
