@@ -122,11 +122,12 @@ def _changes_for(
     left, right = _views(d, obj.spec, spec)
     renamed = obj.name != d.name
     adopt = spec.marker_supported and not obj.owned
-    if left == right and not renamed and not adopt:
-        return
     claim: Claim | None = spec.foreign(obj.spec)
     if claim is not None and _declares(d, claim.owner):
         claim = None  # the definition writes that tag itself: a tag it shares, not an owner
+    # Another owner's marker beside ours still makes it theirs: refused even when in sync.
+    if left == right and not renamed and not adopt and claim is None:
+        return
     if claim is not None:
         if claim.owner not in spec.adopt_from:
             yield ForeignTwin(d.kind, d.name, obj.id, claim.owner, d.where)
