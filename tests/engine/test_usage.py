@@ -387,3 +387,25 @@ def test_an_experiment_name_cannot_forge_a_line_of_the_refusal_on_stderr(
     assert code == 5
     assert "\n::error" not in err and "\r" not in err
     assert "running experiment(s): checkout-v2\\n::error::forged\\r; deleting it" in err
+
+
+@pytest.mark.parametrize(
+    ("status", "running"),
+    [
+        ("active", True),
+        ("assignment_stopped", True),
+        ("paused", True),  # a status the spec does not list yet: it may still be running
+        (None, True),
+        ("setup", False),
+        ("decision_made", False),
+        ("abandoned", False),
+        ("archived", False),
+        ("experiment_stopped", False),
+    ],
+)
+def test_a_statsig_status_metricsync_cannot_place_counts_as_running(
+    status: str | None, running: bool
+) -> None:
+    from metricsync.platforms.statsig.experiments import use
+
+    assert use({"id": "e", "status": status}).running is running

@@ -19,14 +19,17 @@ from metricsync.usage import Lookup
 
 API = "/console/v1"
 PAGE_SIZE = 100  # every API version accepts it (docs/platforms/statsig.md, Listing); links follow
-RUNNING = frozenset({"active", "assignment_stopped"})  # still assigning or analysing
+# Not (or no longer) assigning or analysing. Every other status counts as running, the two the
+# spec lists (`active`, `assignment_stopped`) and any it does not list yet: a status metricsync
+# cannot place must not let a delete through.
+NOT_RUNNING = frozenset({"setup", "decision_made", "abandoned", "archived", "experiment_stopped"})
 TAG_REFERENCES = ("primaryMetricTags", "secondaryMetricTags")
 
 
 def use(experiment: Mapping[str, Any]) -> Use:
     status = str(experiment.get("status") or "unknown")
     name = experiment.get("name") or experiment.get("id")
-    return Use(str(experiment.get("id")), str(name), status, status in RUNNING)
+    return Use(str(experiment.get("id")), str(name), status, status not in NOT_RUNNING)
 
 
 def tagged(experiment: Mapping[str, Any], tags: set[str]) -> bool:
