@@ -16,6 +16,7 @@ import httpx
 from metricsync.config import Policy, Target
 from metricsync.definitions import Definition
 from metricsync.diff import DiffResult, diff
+from metricsync.display import printable
 from metricsync.documents import Locator
 from metricsync.errors import ConfigError, InvalidInput
 from metricsync.plan import Action, Change, ForeignTwin, Plan, TargetPlan
@@ -23,7 +24,6 @@ from metricsync.platforms import PLATFORMS
 from metricsync.problems import Problem, pointer_of
 from metricsync.provider import LiveState, Provider
 from metricsync.references import Dangling, Held, check_references
-from metricsync.render.values import printable
 from metricsync.usage import Lookup, in_use_refusals, needs_lookup, with_usage
 from metricsync.workspace import Workspace, open_workspace
 

@@ -9,8 +9,8 @@ import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from metricsync.display import printable
 from metricsync.plan import Action, Change, Use
-from metricsync.render.values import printable
 
 _TOP = re.compile(r"[.\[]")
 
