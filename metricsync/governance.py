@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import importlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -41,20 +42,23 @@ class KindRules:
     required: tuple[tuple[str, ...], ...] = ()
     one_tag_of: tuple[str, ...] = ()
     severity: Severity = "error"
+    fold_tags: bool = False  # the platform trims and lower-cases tags (PostHog): so do the rules
     _compiled: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
     _tags: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @classmethod
-    def read(cls, kind: str, raw: Mapping[str, Any]) -> KindRules:
+    def read(cls, kind: str, raw: Mapping[str, Any], fold_tags: bool = False) -> KindRules:
         pattern = raw.get("name_pattern")
+        tags = tuple(raw.get("one_tag_of") or ())
         return cls(
             kind=kind,
             name_pattern=pattern,
             required=tuple(tuple(path.split(".")) for path in raw.get("required") or ()),
-            one_tag_of=tuple(raw.get("one_tag_of") or ()),
+            one_tag_of=tags,
             severity="warning" if raw.get("severity") == "warning" else "error",
+            fold_tags=fold_tags,
             _compiled=re.compile(pattern) if pattern is not None else None,
-            _tags=frozenset(raw.get("one_tag_of") or ()),
+            _tags=frozenset(map(_folded, tags) if fold_tags else tags),
         )
 
     @property
@@ -62,7 +66,10 @@ class KindRules:
         return self.name_pattern is None and not self.required and not self.one_tag_of
 
     def as_data(self) -> list[Any]:
-        return [self.kind, self.name_pattern, self.required, self.one_tag_of, self.severity]
+        return [
+            self.kind, self.name_pattern, self.required, self.one_tag_of, self.severity,
+            self.fold_tags,
+        ]  # fmt: skip
 
     def violations(self, data: Mapping[str, Any]) -> list[Violation]:
         """(rule, path the problem is about, path to point at, what is wrong) per violation.
@@ -73,7 +80,7 @@ class KindRules:
         if self._compiled is not None:
             name = data.get("name")
             if not isinstance(name, str) or self._compiled.fullmatch(name) is None:
-                message = f"name {name!r} does not match {self.name_pattern!r}"
+                message = f"name {name!r} does not match {_shown(self.name_pattern)}"
                 found.append(("name_pattern", ("name",), ("name",), message))
         for path in self.required:
             value, present = _lookup(data, path)
@@ -84,11 +91,20 @@ class KindRules:
         if self.one_tag_of:
             tags, present = _lookup(data, TAGS)
             carried = [tags] if isinstance(tags, str) else tags if isinstance(tags, list) else []
-            if self._tags.isdisjoint(carried):
+            if self._tags.isdisjoint(map(_folded, carried) if self.fold_tags else carried):
                 has = f"its tags: {', '.join(map(str, carried))}" if carried else "it has no tags"
                 message = f"carries none of the tags {', '.join(self.one_tag_of)} ({has})"
                 found.append(("one_tag_of", TAGS, TAGS if present else ("name",), message))
         return found
+
+
+def _shown(pattern: str | None) -> str:
+    """The pattern as the user wrote it (a repr would double every backslash)."""
+    return f"'{pattern}'" if isinstance(pattern, str) and pattern.isprintable() else repr(pattern)
+
+
+def _folded(tag: Any) -> str:
+    return str(tag).strip().lower()
 
 
 def _lookup(data: Any, path: Sequence[str]) -> tuple[Any, bool]:
@@ -109,14 +125,18 @@ def _blank(value: Any) -> bool:
 # ---- the config: effective rules per target, and what is wrong with the rules as written ------
 
 
-def effective(project: Any, target: Any, kinds: Iterable[str]) -> dict[str, KindRules]:
-    """A target's rules by kind (only the kinds of its platform, only those with a rule)."""
+def effective(
+    project: Any, target: Any, kinds: Iterable[str], folded: Iterable[str] = ()
+) -> dict[str, KindRules]:
+    """A target's rules by kind (only the kinds of its platform, only those with a rule);
+    `folded` names the kinds whose platform trims and lower-cases tags."""
     project = project if isinstance(project, dict) else {}
     target = target if isinstance(target, dict) else {}
+    fold = frozenset(folded)
     found = {}
     for kind in kinds:
         merged = {**(project.get(kind) or {}), **(target.get(kind) or {})}
-        rules = KindRules.read(kind, merged)
+        rules = KindRules.read(kind, merged, kind in fold)
         if not rules.empty:
             found[kind] = rules
     return found
@@ -175,6 +195,9 @@ def _kind_findings(
                 position = f" at position {exc.pos}" if exc.pos is not None else ""
                 message = f"is not a valid regular expression: {exc.msg}{position}"
                 yield (*here, "name_pattern"), f"{kind} rule name_pattern {message}"
+            else:
+                if _nested_repetition(pattern):
+                    yield (*here, "name_pattern"), f"{kind} rule name_pattern {NESTED}"
         required = raw.get("required")
         for i, path in enumerate(required if isinstance(required, list) else ()):
             if isinstance(path, str) and path:
@@ -183,6 +206,61 @@ def _kind_findings(
                     yield (*here, "required", i), f"{kind} rule required: {why}"
         if raw.get("one_tag_of") and unreachable(schemas[kind], TAGS):
             yield (*here, "one_tag_of"), f"{kind} rule one_tag_of: {kind} definitions have no tags"
+
+
+NESTED = (
+    "repeats a group that holds nothing but repetitions, as in (a+)+ or (\\w+\\s?)*: a long "
+    "name that almost matches would keep validate busy for hours (Python tries every way of "
+    "splitting it); repeat once (a+), or make the inner repetition possessive (a++) or "
+    "atomic ((?>a+))"
+)
+
+
+def _nested_repetition(pattern: str) -> bool:
+    """Whether an unbounded repetition's body is only variable repetitions (`(a+)+`,
+    `(\\w+\\s?)*`, `(a{1,3})+`): the textbook catastrophic backtracking. A body with a fixed part,
+    as in `[a-z]+(_[a-z]+)*`, splits a name one way only and passes; so do possessive and atomic
+    inner repetitions. Python's `re` has no time limit, so such a pattern is refused up front."""
+    parser = importlib.import_module("re._parser")  # the parser re.compile uses (no stub)
+    unbounded = importlib.import_module("re._constants").MAXREPEAT
+    stack: list[Any] = [parser.parse(pattern)]
+    while stack:
+        for op, av in stack.pop():
+            name = str(op)
+            if name in ("MAX_REPEAT", "MIN_REPEAT"):
+                body = _flat(av[2])
+                if av[1] == unbounded and body and all(_varies(o, a) for o, a in body):
+                    return True
+            stack.extend(_children(name, av))
+    return False
+
+
+def _flat(items: Any) -> list[tuple[Any, Any]]:
+    """A sequence with its groups opened: `((a+))` is `a+`."""
+    found: list[tuple[Any, Any]] = []
+    for op, av in items:
+        found += _flat(av[3]) if str(op) == "SUBPATTERN" else [(op, av)]
+    return found
+
+
+def _varies(op: Any, av: Any) -> bool:
+    return str(op) in ("MAX_REPEAT", "MIN_REPEAT") and av[0] != av[1]
+
+
+def _children(name: str, av: Any) -> list[Any]:
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        return [av[2]]
+    if name == "SUBPATTERN":
+        return [av[3]]
+    if name == "BRANCH":
+        return list(av[1])
+    if name == "ATOMIC_GROUP":
+        return [av]
+    if name in ("ASSERT", "ASSERT_NOT"):
+        return [av[1]]
+    if name == "GROUPREF_EXISTS":
+        return [branch for branch in av[1:] if branch is not None]
+    return []
 
 
 def unreachable(schema: dict[str, Any], path: Where) -> str | None:

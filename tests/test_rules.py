@@ -148,6 +148,100 @@ def test_one_tag_of_accepts_a_list_or_statsigs_single_string(
     )
 
 
+def test_the_pattern_is_shown_as_written_and_escaped_for_github(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = "rules:\n  statsig/metric:\n    name_pattern: '[A-Z][\\w ]*%?'\n"
+    files = {"definitions/a.yaml": METRIC.format(name="'revenue: 50%'")}
+    root = project(tmp_path, rules, files)
+    assert validate(root, capsys, "--no-cache")[1].splitlines()[0] == (
+        "definitions/a.yaml:2:7: statsig/metric rule name_pattern: name 'revenue: 50%' does not "
+        "match '[A-Z][\\w ]*%?' [/name]"
+    )  # one backslash, as in metricsync.yaml: a repr would double it
+    assert validate(root, capsys, "--no-cache", "--format", "github")[1].splitlines()[0] == (
+        "::error file=definitions/a.yaml,line=2,col=7,title=metricsync%3A /name::"
+        "statsig/metric rule name_pattern: name 'revenue: 50%25' does not match '[A-Z][\\w ]*%25?'"
+    )
+
+
+def test_posthog_tags_are_compared_as_posthog_stores_them_and_statsig_tags_exactly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PostHog trims and lower-cases every tag, so an imported definition holds `team-checkout`
+    whatever the rule says; Statsig keeps a tag's case, and so do its rules."""
+    rules = (
+        "rules:\n  statsig/metric:\n    one_tag_of: [Team-Checkout]\n"
+        "  posthog/saved_metric:\n    one_tag_of: [Team-Checkout]\n"
+    )
+    files = {
+        "definitions/a.yaml": METRIC.format(name="Revenue") + "  tags: [team-checkout]\n",
+        "posthog/imported.yaml": SAVED.format(description="Raw", tags="[team-checkout]"),
+        "posthog/written.yaml": SAVED.format(description="Raw", tags="[' TEAM-checkout']").replace(
+            "Revenue per user", "Written"
+        ),
+        "posthog/other.yaml": SAVED.format(description="Raw", tags="[Team-Growth]").replace(
+            "Revenue per user", "Other"
+        ),
+    }
+    code, out = validate(project(tmp_path, rules, files, POSTHOG_TARGET), capsys, "--no-cache")
+    assert (code, out.splitlines()) == (
+        3,
+        [
+            "definitions/a.yaml:7:9: statsig/metric rule one_tag_of: carries none of the tags "
+            "Team-Checkout (its tags: team-checkout) [/spec/tags]",
+            "posthog/other.yaml:5:9: posthog/saved_metric rule one_tag_of: carries none of the "
+            "tags Team-Checkout (its tags: Team-Growth) [/spec/tags]",
+            "invalid: 2 errors, 0 warnings (4 definitions in 4 files)",
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["(a+)+", "(a*)*", "(\\w+\\s?)+", "(a{1,3})+", "((?:x+))*", "Z|(b+)+?", "(?=(c+)+)d"],
+)
+def test_a_pattern_that_backtracks_exponentially_is_refused(pattern: str) -> None:
+    assert governance._nested_repetition(pattern)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "[a-z]+(_[a-z0-9]+)*",
+        "([A-Z][a-z]*)+",
+        "(?i)[a-z]+( [a-z]+)*",
+        "(a++)+",
+        "(?>a+)+",
+        "(ab)+",
+        "(a{3})+",
+        "(a+){2}",
+        "[A-Z][A-Za-z0-9 ()/%:._-]*",
+    ],
+)
+def test_usual_naming_patterns_are_accepted(pattern: str) -> None:
+    assert not governance._nested_repetition(pattern)
+
+
+def test_a_nested_repetition_is_a_config_error_before_any_name_is_matched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`(a+)+` against a 40-character name that almost matches would run for hours."""
+    rules = "rules:\n  statsig/metric:\n    name_pattern: '(a+)+'\n"
+    files = {"definitions/a.yaml": METRIC.format(name="a" * 40 + "!")}
+    code, out = validate(project(tmp_path, rules, files), capsys, "--no-cache")
+    assert (code, out.splitlines()) == (
+        3,
+        [
+            "metricsync.yaml:9:19: statsig/metric rule name_pattern repeats a group that holds "
+            "nothing but repetitions, as in (a+)+ or (\\w+\\s?)*: a long name that almost "
+            "matches would keep validate busy for hours (Python tries every way of splitting "
+            "it); repeat once (a+), or make the inner repetition possessive (a++) or atomic "
+            "((?>a+)) [/rules/statsig~1metric/name_pattern]",
+            "invalid: 1 error, 0 warnings (definitions are checked once the config is valid)",
+        ],
+    )
+
+
 def test_posthog_rules_reach_into_the_query(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -159,7 +253,7 @@ def test_posthog_rules_reach_into_the_query(
     capped = SAVED + "    upper_bound_percentile: 0.99\n"
     files = {
         "posthog/capped.yaml": capped.format(description="Capped", tags="[team:checkout]"),
-        "posthog/raw.yaml": SAVED.format(description="Raw", tags="[Team:Checkout]").replace(
+        "posthog/raw.yaml": SAVED.format(description="Raw", tags="[team:growth]").replace(
             "Revenue per", "Raw revenue per"
         ),
     }
@@ -171,7 +265,7 @@ def test_posthog_rules_reach_into_the_query(
             "posthog/raw.yaml:2:7: posthog/saved_metric rule required: "
             "spec.query.upper_bound_percentile is missing [/spec/query/upper_bound_percentile]",
             "posthog/raw.yaml:5:9: posthog/saved_metric rule one_tag_of: carries none of the "
-            "tags team:checkout (its tags: Team:Checkout) [/spec/tags]",
+            "tags team:checkout (its tags: team:growth) [/spec/tags]",
             "invalid: 2 errors, 0 warnings (2 definitions in 2 files)",
         ],
     )
