@@ -237,7 +237,12 @@ def _target(name: str, raw: dict[str, Any], policy: Policy, rules: Any) -> Targe
         policy=policy.merged(raw.get("policy", {})),
         settings=settings,
         secrets={k: SecretRef(raw[k][4:], k) for k in platform.secrets if k in raw},
-        rules=governance.effective(rules, raw.get("rules"), [k.name for k in platform.kinds]),
+        rules=governance.effective(
+            rules,
+            raw.get("rules"),
+            [k.name for k in platform.kinds],
+            [k.name for k in platform.kinds if k.casefold_tags],
+        ),
     )
 
 

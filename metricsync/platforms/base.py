@@ -39,6 +39,7 @@ class Kind:
     schema: str  # resource path under metricsync/schemas
     rules: Rule  # cross-document and platform rules over one folder's definitions of this kind
     casefold_names: bool = False  # names unique case-insensitively, as the server checks them
+    casefold_tags: bool = False  # the server trims and lower-cases tags (rules compare so too)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ SAVED_METRIC = Kind(
     "posthog/saved_metric.schema.json",
     check_saved_metrics,
     casefold_names=True,  # the server checks name uniqueness case-insensitively
+    casefold_tags=True,
 )
 
 
