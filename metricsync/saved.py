@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from metricsync.display import printable
 from metricsync.errors import ConfigError, MetricsyncError
 from metricsync.files import write_whole
-from metricsync.plan import FORMAT_VERSION, Change, Plan
+from metricsync.plan import ABSENT, FORMAT_VERSION, Change, Plan
 from metricsync.render.plan_json import change_document, render_json
+from metricsync.render.values import show
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,24 @@ def changed_since_review(saved: SavedPlan, fresh: Plan) -> list[str]:
         before, after = saved.changes.get(key), now.get(key)
         if before != after:
             lines.append(f"{key[0]}: {key[1]}: reviewed {_brief(before)}; now {_brief(after)}")
+            lines += _live_drift(before, after)
+    return lines
+
+
+def _live_drift(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
+    """How the live object's fields moved since review, one line per field: a field the
+    reviewed change set but no longer needs to was made live as desired meanwhile, and one it
+    now sets drifted away from the desired value."""
+    if before is None or after is None:
+        return []
+    then = {f["path"]: f for f in before["fields"]}
+    now = {f["path"]: f for f in after["fields"]}
+    lines = []
+    for path in sorted(then.keys() | now.keys()):
+        was = then[path].get("before", ABSENT) if path in then else now[path].get("after", ABSENT)
+        is_ = now[path].get("before", ABSENT) if path in now else then[path].get("after", ABSENT)
+        if was != is_:
+            lines.append(f"    {printable(path)}: live {show(was)} when reviewed, now {show(is_)}")
     return lines
 
 

@@ -363,6 +363,26 @@ def test_saved_plan_is_refused_for_exactly_the_touched_objects_that_changed(
     )
 
 
+def test_changed_since_review_shows_how_each_live_field_moved(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The refusal is a diff: per field of the touched object, the live value the reviewer saw
+    and the live value now (server text escaped, as everywhere on the terminal)."""
+    statsig(project, "Revenue total")
+    project.apply()
+    statsig(project, "Revenue total", description="Reviewed text")
+    assert project.cli("plan", "--out", "plan.json", capsys=capsys)[0] == 0
+    edit = {"description": "Edited\x1b[31m in the console"}
+    response = console(project).post("/console/v1/metrics/Revenue%20total%3A%3Asum", json=edit)
+    assert response.status_code == 200
+    code, _, err = project.cli("apply", "plan.json", capsys=capsys)
+    assert code == 5
+    fields = [line for line in err.splitlines() if line.startswith("      ")]
+    assert fields == [
+        '      description: live "Revenue" when reviewed, now "Edited\\u001b[31m in the console"'
+    ]
+
+
 def test_saved_plan_is_refused_when_definitions_changed(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
