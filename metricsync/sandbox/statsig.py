@@ -64,6 +64,7 @@ class StatsigSettings:
     duplicate_message: str = "Name is already in use"
     unrouted_method_status: int = 404
     can_verify: bool = True
+    verify_refusal: str = "change"
     owner: dict[str, Any] = field(default_factory=lambda: dict(API_OWNER))
     update_definition_fields: str = "apply"
     lineage_includes_tags: bool = True
@@ -112,6 +113,7 @@ CHECKS: dict[str, choices.Check] = {
     "duplicate_message": choices.text,
     "unrouted_method_status": choices.status,
     "can_verify": choices.boolean,
+    "verify_refusal": choices.one_of("change", "any"),
     "owner": _owner,
     "update_definition_fields": choices.one_of("apply", "ignore"),
     "lineage_includes_tags": choices.boolean,
@@ -241,7 +243,7 @@ class Statsig(SandboxPlatform):
             raise StatsigError.invalid([issue(("type",), message)])
         metric = new_metric(fields, self._now_ms(), self.settings.owner)
         self._check_rules(metric, None)
-        self._check_verify(fields.get("isVerified") is True)
+        self._check_verify(fields, fields.get("isVerified") is True)
         with self.store.lock:
             if self.metrics.clashes(metric["name"], metric["type"], metric["id"]):
                 raise StatsigError(400, self.settings.duplicate_message)
@@ -258,7 +260,7 @@ class Statsig(SandboxPlatform):
             metric = merged_metric(stored, fields, self._now_ms())
             self._check_rules(metric, set(fields))
             self._check_verify(
-                fields.get("isVerified", stored["isVerified"]) != stored["isVerified"]
+                fields, fields.get("isVerified", stored["isVerified"]) != stored["isVerified"]
             )
             if renaming and self.metrics.clashes(
                 metric["name"], metric["type"], metric_id, metric_id
@@ -345,8 +347,14 @@ class Statsig(SandboxPlatform):
         message = "Tag '{}' does not exist; create it first with POST /console/v1/tags"
         return [issue(("tags",), message.format(name)) for name in names if name not in known]
 
-    def _check_verify(self, changes_verification: bool) -> None:
-        if changes_verification and not self.settings.can_verify:
+    def _check_verify(self, fields: dict[str, Any], changes_verification: bool) -> None:
+        """A key without the verify permission is refused a change of `isVerified`, or with
+        `verify_refusal: any` any write that carries the field, even unchanged (unconfirmed)."""
+        if self.settings.can_verify:
+            return
+        if changes_verification or (
+            self.settings.verify_refusal == "any" and "isVerified" in fields
+        ):
             raise StatsigError(403, "Forbidden resource")
 
     def _store_metric(self, metric: dict[str, Any]) -> None:

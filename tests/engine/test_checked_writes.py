@@ -172,3 +172,19 @@ def test_a_write_answered_without_the_metric_is_checked_against_a_read(project: 
     assert [o.status for o in project.apply().outcomes] == [Status.APPLIED]
     assert project.sent("GET", "/console/v1/metrics/Revenue%20total%3A%3Asum") == 2
     assert project.plan().changes == []
+
+
+def test_a_create_shows_and_sends_the_definitions_own_fields_before_the_defaults(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    statsig(project, "Revenue total")
+    code, out, _ = project.cli("plan", capsys=capsys)
+    assert code == 0
+    lines = out.split("+ statsig/metric 'Revenue total'\n", 1)[1].splitlines()
+    assert [line.split(":")[0].strip() for line in lines[:8]] == [
+        "type", "description", "unitTypes", "metricEvents",
+        "directionality", "isPermanent", "isReadOnly", "isVerified",
+    ]  # fmt: skip
+    spec = {"type": "sum", "description": "Revenue", "unitTypes": ["userID"]}
+    body = statsig_payload(Definition("statsig/metric", "Revenue total", spec), OWNER)
+    assert list(body)[:4] == ["type", "description", "unitTypes", "directionality"]

@@ -580,6 +580,21 @@ def test_verifying_without_permission_is_403(api: httpx.Client, statsig: Statsig
     assert response.json() == {"status": 403, "message": "Forbidden resource"}
 
 
+@pytest.mark.parametrize(("refusal", "unchanged"), [("change", (201, 200)), ("any", (403, 403))])
+def test_an_unchanged_is_verified_is_refused_only_when_set_to_any(
+    api: httpx.Client, statsig: Statsig, refusal: str, unchanged: tuple[int, int]
+) -> None:
+    statsig.configure({"can_verify": False, "verify_refusal": refusal})
+    created = api.post("/console/v1/metrics", json=metric_body(isVerified=False))
+    plain = api.post("/console/v1/metrics", json=metric_body(name="Plain"))
+    same = api.post("/console/v1/metrics/Plain%3A%3Asum", json={"isVerified": False})
+    changed = api.post("/console/v1/metrics/Plain%3A%3Asum", json={"isVerified": True})
+    other = api.post("/console/v1/metrics/Plain%3A%3Asum", json={"description": "New"})
+
+    assert (created.status_code, same.status_code) == unchanged
+    assert (plain.status_code, changed.status_code, other.status_code) == (201, 403, 200)
+
+
 def test_list_limit_above_the_maximum_is_clamped(api: httpx.Client, statsig: Statsig) -> None:
     statsig.configure({"max_page_size": 3})
     for index in range(4):

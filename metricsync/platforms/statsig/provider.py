@@ -163,6 +163,15 @@ def _metric_data(content: bytes) -> dict[str, Any]:
     return data
 
 
+def _verify_unchanged(change: Change) -> bool:
+    """The update leaves `isVerified` as the platform holds it (the plan found no difference)."""
+    return all(top_field(f.path) != "isVerified" for f in change.fields)
+
+
+def _unverified(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != "isVerified"}
+
+
 def _next_page(page: LivePage) -> str | None:
     link = (page.envelope.get("pagination") or {}).get("nextPage")
     return str(link) if link else None
@@ -185,6 +194,7 @@ class StatsigProvider(Provider):
         self.configured_create_only = tuple(target.settings.get("create_only_fields") or ())
         self.learnt_create_only = tuple(target.settings.get(LEARNT_CREATE_ONLY) or ())
         self._learning = threading.Lock()
+        self._verify_refused = False  # this key was refused an unchanged isVerified (403)
 
     def headers(self) -> dict[str, str]:
         return {"STATSIG-API-KEY": self.target.secret("api_key"), "STATSIG-API-VERSION": "20240601"}
@@ -307,7 +317,9 @@ class StatsigProvider(Provider):
         body = to_payload(definition, self.owner_tag)
 
         def send() -> LiveObject:
-            response = self.client.send("POST", f"{API}/metrics", body=body, resend=False)
+            # a new metric is unverified: an isVerified of false is what it gets without one
+            unchanged = body.get("isVerified") is False
+            response = self._write(f"{API}/metrics", body, unchanged, resend=False)
             return self._answered(response, f"{definition.name}::{definition.spec['type']}")
 
         return self.create_once(
@@ -330,8 +342,34 @@ class StatsigProvider(Provider):
     def update(self, change: Change) -> LiveObject:
         assert change.definition is not None and change.live_id is not None
         body = to_payload(change.definition, self.owner_tag, update=True)
-        response = self.client.send("POST", metric_path(change.live_id), body=body)
+        response = self._write(metric_path(change.live_id), body, _verify_unchanged(change))
         return self._answered(response, change.live_id)
+
+    def _write(
+        self, path: str, body: dict[str, Any], unchanged: bool, *, resend: bool = True
+    ) -> httpx.Response:
+        """Sends a create or update. Whether Statsig refuses `isVerified` from a key without the
+        verify permission when the value does not change is unconfirmed
+        (docs/platforms/statsig.md#defaults): after such a 403, a write that leaves the
+        flag as it is goes again without it, and so does every later one of this run; the
+        answer is still checked. A change of the flag is never dropped: its 403 stands."""
+        if unchanged and self._verify_refused:
+            return self.client.send("POST", path, body=_unverified(body), resend=resend)
+        try:
+            return self.client.send("POST", path, body=body, resend=resend)
+        except ApiError as exc:
+            if exc.status != 403 or not unchanged or "isVerified" not in body:
+                raise
+            response = self.client.send("POST", path, body=_unverified(body), resend=resend)
+        with self._learning:
+            if not self._verify_refused:
+                self._verify_refused = True
+                self.notes.append(
+                    f"{self.target.name}: Statsig refused isVerified from this API key (403) "
+                    "although the value did not change; writes that leave it as it is are sent "
+                    "without it. Changing isVerified needs a key whose role may verify metrics"
+                )
+        return response
 
     def _answered(self, response: httpx.Response, metric_id: str) -> LiveObject:
         """The metric a create or update answered with (`data` of the envelope), to be checked
@@ -370,7 +408,8 @@ class StatsigProvider(Provider):
         missing = set(self.missing_tags([change]))
         body["tags"] = [tag for tag in body["tags"] if tag not in missing]
         path = f"{API}/metrics" if creating else metric_path(str(change.live_id))
-        self.client.send("POST", path, body={**body, "dryRun": True})
+        unchanged = body.get("isVerified") is False if creating else _verify_unchanged(change)
+        self._write(path, {**body, "dryRun": True}, unchanged)
 
     def usage(self, objects: Sequence[LiveObject]) -> Lookup:
         return experiments_using(self.client, objects)
