@@ -13,6 +13,9 @@ from metricsync.render.usage import usage_risk, used_by_line
 from metricsync.render.values import duration, show, summary_counts
 
 LIMIT = 65_000
+RESERVED = 1_000  # the degraded plan's note and footer, and the last risk line's count
+RISK_NAMES = 10  # experiments named in one risk line; the rest are counted
+RISK_TEXT = 1_000  # characters of a refusal or note shown in the risk section
 TITLE = "### metricsync plan"
 
 
@@ -32,23 +35,42 @@ def render_markdown(plan: Plan) -> str:
 def _summary(plan: Plan) -> str:
     lines = [TITLE, ""]
     lines.append(f"**{summary_counts(plan.changes)}**" if plan.changes else "**No changes.**")
-    risks = _risks(plan)
-    if risks:
-        lines += ["", "> [!WARNING]", *[f"> - {risk}" for risk in risks]]
-    lines += ["", "| target | create | update | replace | delete | adopt | API calls | at least |"]
-    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    table = ["", "| target | create | update | replace | delete | adopt | API calls | at least |"]
+    table.append("|---|---:|---:|---:|---:|---:|---:|---:|")
     for t in plan.targets:
         counts = [str(t.count(a)) for a in Action]
         row = [_text(t.target), *counts, str(t.api_calls), duration(t.minimum_seconds)]
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines) + "\n\n"
+        table.append("| " + " | ".join(row) + " |")
+    risks = _risks(plan)
+    if risks:
+        # the summary is what remains when the plan is too long: its risks must fit with it
+        room = LIMIT - len("\n".join([*lines, *table])) - RESERVED
+        lines += ["", "> [!WARNING]", *_fitting([f"> - {risk}" for risk in risks], room)]
+    return "\n".join([*lines, *table]) + "\n\n"
+
+
+def _fitting(risks: list[str], room: int) -> list[str]:
+    """As many risk lines as fit in `room` characters, in order, then one that counts the rest:
+    never silently cut."""
+    kept: list[str] = []
+    for risk in risks:
+        room -= len(risk) + 1
+        if room < 0:
+            break
+        kept.append(risk)
+    if len(kept) < len(risks):
+        kept.append(
+            f"> - and {len(risks) - len(kept)} more risk(s), over the comment limit: the "
+            "complete plan is in the plan artifact (`metricsync plan --format text`)"
+        )
+    return kept
 
 
 def _risks(plan: Plan) -> list[str]:
-    risks = [f"**refused**: {_text(r)}" for r in plan.refusals]
+    risks = [f"**refused**: {_text(_shortened(r))}" for r in plan.refusals]
     for t in plan.targets:
         for change in t.changes:
-            risk = usage_risk(change, lambda n: f"`{_code(n)}`", _text)
+            risk = usage_risk(change, lambda n: f"`{_code(n)}`", _text, RISK_NAMES)
             if risk is not None:
                 risks.append(f"`{_code(t.target)}`: {risk}")
         risks += [
@@ -66,8 +88,15 @@ def _risks(plan: Plan) -> list[str]:
             f"{_text(lk.resembles)}"
             for lk in t.lookalikes
         ]
-        risks += [f"`{_code(t.target)}`: {_text(note)}" for note in t.notes]
+        risks += [f"`{_code(t.target)}`: {_text(_shortened(note))}" for note in t.notes]
     return risks
+
+
+def _shortened(text: str) -> str:
+    """A refusal or note (which may list every experiment using an object) cut visibly."""
+    if len(text) <= RISK_TEXT:
+        return text
+    return text[: RISK_TEXT - 1] + "… (cut here: the plan artifact has it whole)"
 
 
 def _details(change: Change) -> str:

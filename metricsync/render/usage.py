@@ -26,10 +26,11 @@ def _one(use: Use) -> str:
     return f"{use.name} ({use.status}, running)" if running else f"{use.name} ({use.status})"
 
 
-def usage_risk(change: Change, name: Quote, text: Quote) -> str | None:
+def usage_risk(change: Change, name: Quote, text: Quote, most: int | None = None) -> str | None:
     """The risk a reviewer must see first: `deletes `X`, used by 2 running experiments: a, b`;
     for a measuring update, `changes the results of running experiment a (updates `X`)`.
-    `name` renders the object's name, `text` an experiment's (escaping for markdown)."""
+    `name` renders the object's name, `text` an experiment's (escaping for markdown); with
+    `most`, each list names that many experiments and counts the rest (`and 3 more`)."""
     verb = {Action.DELETE: "deletes", Action.REPLACE: "replaces"}.get(change.action, "updates")
     what = f"{verb} {name(change.name)}"
     if change.usage_unknown is not None:
@@ -40,20 +41,24 @@ def usage_risk(change: Change, name: Quote, text: Quote) -> str | None:
     if change.action == Action.UPDATE:
         if not live:
             return None
-        names = ", ".join(text(u.name) for u in live)
+        names = _names(live, text, most)
         return f"changes the results of running {_experiments(len(live))} {names} ({what})"
     if not users:
         return None
     parts = []
     if live:
-        parts.append(f"{len(live)} running {_experiments(len(live))}: " + _names(live, text))
+        parts.append(f"{len(live)} running {_experiments(len(live))}: " + _names(live, text, most))
     if ended:
-        parts.append(f"{len(ended)} {_experiments(len(ended))} not running: " + _names(ended, text))
+        parts.append(
+            f"{len(ended)} {_experiments(len(ended))} not running: " + _names(ended, text, most)
+        )
     return f"{what}, used by " + "; and by ".join(parts)
 
 
-def _names(users: list[Use], text: Quote) -> str:
-    return ", ".join(text(u.name if u.running else f"{u.name} ({u.status})") for u in users)
+def _names(users: list[Use], text: Quote, most: int | None = None) -> str:
+    shown = users if most is None else users[:most]
+    names = ", ".join(text(u.name if u.running else f"{u.name} ({u.status})") for u in shown)
+    return names + (f" and {len(users) - len(shown)} more" if len(shown) < len(users) else "")
 
 
 def _experiments(count: int) -> str:

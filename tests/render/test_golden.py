@@ -191,3 +191,33 @@ def test_markdown_degrades_to_the_summary_when_too_long() -> None:
     assert "<details>" not in rendered
     assert "only the summary is shown" in rendered
     assert "**2000 to create, 0 to update, 0 to replace, 0 to delete, 0 to adopt**" in rendered
+
+
+def test_markdown_risks_of_many_experiments_stay_under_the_comment_limit() -> None:
+    """50 deletes each used by 200 running experiments: the risk section alone was over a
+    megabyte. Each risk names ten experiments and counts the rest, a refusal listing them all
+    is cut visibly, and the risks that do not fit are counted, never dropped silently."""
+    users = tuple(
+        Use(f"e{i}", f"experiment with a fairly long descriptive name {i:04d}", "active", True)
+        for i in range(200)
+    )
+    changes = tuple(
+        Change(Action.DELETE, "statsig/metric", f"metric {d}", live_id=f"m{d}", used_by=users)
+        for d in range(50)
+    )
+    listed = ", ".join(u.name for u in users)
+    refusals = tuple(
+        f"'metric {d}' is used by 200 running experiment(s): {listed}" for d in range(50)
+    )
+    many = TargetPlan("statsig-prod", "statsig", changes, refusals=refusals)
+    base = _plan()
+    rendered = render_markdown(Plan((many,), base.digest, base.created))
+    assert len(rendered) <= LIMIT
+    assert (
+        "used by 200 running experiments: experiment with a fairly long descriptive name 0000, "
+        in rendered
+    )
+    assert "name 0009 and 190 more" in rendered
+    assert "… (cut here: the plan artifact has it whole)" in rendered
+    assert re.search(r"> - and \d+ more risk\(s\), over the comment limit", rendered)
+    assert "| statsig-prod | 0 | 0 | 0 | 50 | 0 |" in rendered
