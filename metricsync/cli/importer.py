@@ -85,7 +85,7 @@ def import_command(
     if output_format == "json":
         click.echo(render_json(reports), nl=False)
     else:
-        click.echo("\n".join(render_text(report) for report in reports), nl=False)
+        click.echo("\n".join(render_text(report, sandbox) for report in reports), nl=False)
     return ExitCode.OK
 
 
@@ -97,7 +97,7 @@ def _legacy(entry: Entry, report: ImportReport) -> str:
     )
 
 
-def render_text(report: ImportReport) -> str:
+def render_text(report: ImportReport, sandbox: bool = False) -> str:
     from metricsync.display import printable
     from metricsync.importer import Skip
 
@@ -117,7 +117,7 @@ def render_text(report: ImportReport) -> str:
             f"{'breaks' if report.breaking_rules == 1 else 'break'} the rules; "
             "run `metricsync validate` to see where"
         )
-    lines += _next_steps(report)
+    lines += _next_steps(report, sandbox)
     return "\n".join(printable(line) for line in lines) + "\n"  # names and notes from a server
 
 
@@ -139,10 +139,11 @@ def _skipped(reason: str, entries: list[Entry]) -> list[str]:
     return lines
 
 
-def _next_steps(report: ImportReport) -> list[str]:
+def _next_steps(report: ImportReport, sandbox: bool) -> list[str]:
     if not report.written:
         return []
-    plan = f"`metricsync plan --target {report.target}`"
+    # the same place the objects came from: the sandbox's plan, not the live account's
+    plan = f"`metricsync plan{' --sandbox' * sandbox} --target {report.target}`"
     adopt, legacy = len(report.to_adopt), sum(1 for e in report.written if e.live.legacy)
     if report.marker_supported and adopt:
         lines = [
