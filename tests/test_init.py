@@ -335,3 +335,21 @@ def test_every_next_step_init_prints_works_for_the_platforms_chosen(
     # The sandbox keeps its own credentials and the tokens it issued in its state; those are
     # no one's secret, but the suite's secret scan reads every file the test leaves.
     shutil.rmtree(here / ".metricsync", ignore_errors=True)
+
+
+def test_init_below_a_repository_root_says_where_the_workflows_must_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".git").mkdir()
+    project = tmp_path / "analytics" / "metrics"
+    project.mkdir(parents=True)
+    monkeypatch.chdir(project)
+    assert run(["init"]) == 0
+    assert (
+        f"  note: GitHub runs workflows only from the repository's root ({tmp_path.resolve()}): "
+        "move .github/ there and set METRICSYNC_DIRECTORY: analytics/metrics in the three "
+        "workflows (docs/github-actions.md)\n"
+    ) in capsys.readouterr().out
+    monkeypatch.chdir(tmp_path)
+    assert run(["init", "--no-workflows"]) == 0  # at the root, or without workflows: no note
+    assert "note:" not in capsys.readouterr().out

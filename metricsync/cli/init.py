@@ -61,6 +61,14 @@ def render(report: InitReport, platforms: tuple[str, ...]) -> str:
         lines.append("  added .metricsync/ to the existing .gitignore")
     elif report.gitignore == "kept":
         lines.append("  .gitignore already ignores .metricsync/")
+    root = _repository_root(Path(report.root))
+    if root is not None and root != Path(report.root) and ".github/" in folders:
+        inside = Path(report.root).relative_to(root).as_posix()
+        lines.append(
+            f"  note: GitHub runs workflows only from the repository's root ({root}): move "
+            f".github/ there and set METRICSYNC_DIRECTORY: {inside} in the three workflows "
+            "(docs/github-actions.md)"
+        )
     steps: list[str] = []
     if report.to_edit:
         edits = ", ".join(f"{s.target}.{s.key}" for s in report.to_edit)
@@ -96,3 +104,11 @@ def render(report: InitReport, platforms: tuple[str, ...]) -> str:
     lines += ["", "Next steps:"]
     lines += [f"  {number}. {step}" for number, step in enumerate(steps, 1)]
     return "\n".join(lines) + "\n"
+
+
+def _repository_root(folder: Path) -> Path | None:
+    """The Git repository `folder` is in (the nearest folder up holding .git), if any."""
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
