@@ -14,7 +14,7 @@ import importlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from metricsync import schema
@@ -371,13 +371,14 @@ class FolderRules:
         return problems
 
 
-def for_folder(targets: Iterable[Target], folder: str) -> FolderRules:
+def for_folder(targets: Iterable[Target], folder: str, lenient: bool = False) -> FolderRules:
     """The rules of the run's targets that read `folder`; when they differ for a kind, each
-    problem names the targets whose rule it breaks."""
+    problem names the targets whose rule it breaks. `lenient` makes every violation a warning."""
     sets: dict[str, dict[KindRules, list[str]]] = {}
     for target in targets:
         if folder in target.definitions:
             for kind, rules in target.rules.items():
+                rules = replace(rules, severity="warning") if lenient else rules
                 sets.setdefault(kind, {}).setdefault(rules, []).append(target.name)
     by_kind = {
         kind: tuple(

@@ -315,8 +315,11 @@ def import_objects(
     progress: Callable[[str], None] = lambda _: None,
 ) -> ImportReport:
     """Reads the target's live objects and writes a definition file for each one that is not
-    defined yet (the project must validate first, as for plan)."""
-    with open_session(config_path, (target_name,), sandbox, transport_for) as session:
+    defined yet (the project must validate first, as for plan, except for the config's `rules`:
+    import writes what is live, rules or not, so the debt it wrote never stops the next one)."""
+    with open_session(
+        config_path, (target_name,), sandbox, transport_for, lenient_rules=True
+    ) as session:
         workspace = session.workspace
         target = workspace.targets[0]
         to_spec = importable(target, options.kind)

@@ -79,10 +79,11 @@ def open_session(
     names: Sequence[str] = (),
     sandbox: bool = False,
     transport_for: TransportFor | None = None,
+    lenient_rules: bool = False,
 ) -> Iterator[Session]:
     """A validated workspace and one provider per synced target, closed together."""
     with (
-        open_workspace(config_path, names, sandbox) as workspace,
+        open_workspace(config_path, names, sandbox, lenient_rules) as workspace,
         open_providers(synced_targets(workspace), transport_for) as providers,
     ):
         yield Session(workspace, providers)

@@ -70,8 +70,14 @@ class _Sources:
 
 
 def validate_project(
-    config_path: Path, targets: Sequence[str] = (), cache: ValidationCache | None = None
+    config_path: Path,
+    targets: Sequence[str] = (),
+    cache: ValidationCache | None = None,
+    *,
+    lenient_rules: bool = False,
 ) -> Validation:
+    """The project's problems; with `lenient_rules`, those of the config's `rules` are all
+    warnings (import writes what is live, rules or not)."""
     config, problems = read_config(config_path)
     if config is None:
         return Validation(None, problems)
@@ -80,7 +86,7 @@ def validate_project(
     sources = _Sources()
     with paused_gc():  # bulk parsing: collections would only walk what is still being built
         for folder in dict.fromkeys(f for t in selected for f in t.definitions):
-            rules = governance.for_folder(selected, folder)
+            rules = governance.for_folder(selected, folder, lenient_rules)
             found = _load_folder(config, folder, cache, validation, sources, rules)
             validation.definitions[folder] = found
         if cache is not None:

@@ -40,12 +40,14 @@ class Workspace:
 
 @contextmanager
 def open_workspace(
-    config_path: Path, names: Sequence[str] = (), sandbox: bool = False
+    config_path: Path, names: Sequence[str] = (), sandbox: bool = False, lenient_rules: bool = False
 ) -> Iterator[Workspace]:
     """Validates the project (raising InvalidInput, exit 3, before any request) and, with
-    `sandbox`, serves the embedded sandbox for the duration of the block."""
+    `sandbox`, serves the embedded sandbox for the duration of the block. `lenient_rules`:
+    breaking the config's `rules` does not stop the command (import)."""
     state_dir = config_path.parent / ".metricsync"
-    validation = validate_project(config_path, names, ValidationCache(state_dir / "cache"))
+    cache = ValidationCache(state_dir / "cache")
+    validation = validate_project(config_path, names, cache, lenient_rules=lenient_rules)
     if validation.config is None or not validation.ok:
         raise InvalidInput(validation.problems)
     config = validation.config

@@ -422,14 +422,16 @@ def rules_section() -> str:
         "the others are inherited. `name_pattern: null`, `required: []` and `one_tag_of: []` "
         "lift a rule for one target. When targets that share a folder hold it to different "
         "rules, each problem names the targets whose rule it breaks.",
-        "`metricsync validate` (and `plan`, `apply` and `import`, which validate first) "
+        "`metricsync validate` (and `plan` and `apply`, which validate first) "
         "reports each violation like a schema error, naming the rule, at the offending field "
         "or, when the field is missing, at the definition's name. Errors exit with code 3 "
         "and nothing is sent; warnings are printed and do not fail. `--format github` turns "
         "them into annotations.",
         f"```text\n{output}\n```",
         "`metricsync import` writes definitions as they are live, rules or not, and says how "
-        "many of them break the rules, so the debt shows before the first plan.",
+        "many of them break the rules, so the debt shows before the first plan. It checks the "
+        "existing definitions like validate, but breaking the rules (this import's debt, or "
+        "an earlier one's) does not stop it: `validate` and `plan` show where.",
     ]
     return "\n\n".join(prose(p) if not p.startswith("```") else p for p in parts) + "\n"
 

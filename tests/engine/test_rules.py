@@ -104,3 +104,20 @@ def test_a_broken_rule_stops_plan_before_any_request(
                                  capsys=capsys)  # fmt: skip
     assert code == 2 and "+ statsig/metric 'revenue'" in out
     assert "warning: statsig/metric rule name_pattern: name 'revenue'" in err
+
+
+def test_definitions_breaking_the_rules_never_stop_an_import(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The debt a first import wrote (or a team's older definitions) is validate's and plan's
+    business: a later import, such as the next target of the same run, still writes what is live."""
+    project.app.seed({"statsig": {"metrics": [{**SIMPLE, **m} for m in LIVE]}})
+    with_rules(project)
+    assert project.cli("import", "--target", "statsig-test", capsys=capsys)[0] == 0
+    project.app.seed({"statsig": {"metrics": [{**SIMPLE, "name": "late_one"}]}})
+    code, out, err = project.cli("import", "--target", "statsig-test", capsys=capsys)
+    assert (code, err) == (0, "")
+    assert "1 written, 4 skipped." in out
+    assert "1 of the 1 imported definition breaks the rules;" in out
+    code, _, err = project.cli("plan", "--target", "statsig-test", capsys=capsys)
+    assert code == 3 and "Error: 6 problems found; nothing was sent" in err
