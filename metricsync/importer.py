@@ -297,11 +297,9 @@ def synced_names(config: Config, kind: str | None) -> list[str]:
         and (kind is None or kind in (k.name for k in PLATFORMS[t.provider].kinds))
     ]
     if not names:
-        usable = ", ".join(p.name for p in PLATFORMS.values() if p.to_spec)
-        wanted = f"{kind} " if kind else ""
-        raise UsageError(
-            f"no target to import: {config.path.name} has no {wanted}target of {usable}"
-        )
+        usable = " or ".join(p.name for p in PLATFORMS.values() if p.to_spec)
+        which = f"target holding {kind}" if kind else f"{usable} target (import reads only those)"
+        raise UsageError(f"no target to import: {config.path.name} has no {which}")
     return names
 
 

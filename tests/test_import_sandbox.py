@@ -35,3 +35,16 @@ def test_import_under_sandbox_names_the_sandbox_plan_as_the_next_step(
     # The sandbox keeps its own credentials in its state: no one's secret, but the suite's
     # secret scan reads every file a test leaves.
     shutil.rmtree(tmp_path / ".metricsync")
+
+
+def test_import_in_a_project_without_statsig_or_posthog_says_what_it_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run(["init", "--platform", "userflux", "--no-workflows"]) == 0
+    capsys.readouterr()
+    assert run(["import", "--sandbox"]) == 64
+    assert capsys.readouterr().err == (
+        "Error: no target to import: metricsync.yaml has no statsig or posthog target "
+        "(import reads only those)\n"
+    )
