@@ -7,10 +7,10 @@ of what a generic JSON decode would (benchmarks/plan.py); the GC is paused meanw
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Any, Required, TypedDict, TypeVar, cast
+from typing import Annotated, Any, Required, TypedDict, TypeVar, cast
 
 import msgspec
 
@@ -21,6 +21,23 @@ MAX_PAGES = 10_000  # pages of one list: ten million objects at Statsig's page s
 Key = TypeVar("Key", bound=Hashable)
 Body = TypeVar("Body")
 Page = TypeVar("Page")
+# The envelope fields a client counts and follows, typed so that a server answering anything
+# else (a count that is text, negative or a boolean, a link that is not a string) fails the
+# page's decode with the field's JSON path, naming the request, never later as a crash.
+Count = Annotated[int, msgspec.Meta(ge=0)] | None
+Link = str | None
+
+
+OBJECT = msgspec.json.Decoder(dict[str, Any])  # an answer that must be one JSON object
+
+
+def envelope_decoder(items: str, envelope: Mapping[str, Any]) -> msgspec.json.Decoder[Any]:
+    """A decoder of a list page whose items its reader checks one by one (a missing or null
+    list reads as empty), its envelope typed as for ListFormat."""
+    fields: dict[str, Any] = dict(envelope)
+    fields[items] = list[Any] | None
+    page = TypedDict("Page", fields, total=False)  # type: ignore[misc]
+    return msgspec.json.Decoder(page)
 
 
 @dataclass(frozen=True)
@@ -31,21 +48,22 @@ class LivePage:
 
 class ListFormat:
     """A list endpoint's envelope: the key that holds the objects and the other keys a client
-    follows (counts, links); of each object, only `fields` are decoded and `required` must be
-    present. Anything else the server sends is skipped while parsing, never built."""
+    follows (counts, links), each with the type it must have; of each object, only `fields` are
+    decoded and `required` must be present. Anything else the server sends is skipped while
+    parsing, never built."""
 
     def __init__(
         self,
         items: str,
         required: Iterable[str],
         fields: Iterable[str],
-        envelope: Iterable[str] = (),
+        envelope: Mapping[str, Any] | None = None,
     ) -> None:
         item_fields: dict[str, Any] = {name: Any for name in fields}
         item_fields.update({name: Required[Any] for name in required})
         # A TypedDict decodes to a plain dict holding just the declared keys that were sent.
         item = TypedDict("Item", item_fields, total=False)  # type: ignore[misc]
-        page_fields: dict[str, Any] = {name: Any for name in envelope}
+        page_fields: dict[str, Any] = dict(envelope or {})
         page_fields[items] = Required[list[item]]
         page = TypedDict("Page", page_fields, total=False)  # type: ignore[misc]
         self.items = items
@@ -113,6 +131,16 @@ def check_page_count(target: str, pages: int) -> None:
         raise BadPagination(
             f"{target}: the list says it has {pages} pages, more than the {MAX_PAGES} "
             "metricsync reads; stopped before reading them"
+        )
+
+
+def check_first_page(target: str, counted: int, held: int) -> None:
+    """Refuses a list whose count is below what its first page, which links a next one, holds:
+    reading by that count would silently drop the objects past the first page."""
+    if counted < held:
+        raise BadPagination(
+            f"{target}: the list counts {counted} objects, but its first page alone holds {held} "
+            "and links a next page; stopped before reading a list that contradicts itself"
         )
 
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from metricsync.sandbox.app import SandboxApp
+from metricsync.sandbox.app import Outcome, SandboxApp
 from metricsync.sandbox.faults import parse_rule, rule_from
+from metricsync.sandbox.http import Request, Response
 from metricsync.sandbox.server import SandboxServer
 from tests.engine.conftest import POSTHOG_KEY, STATSIG_KEY, Project
 
@@ -185,4 +187,100 @@ def test_the_deadline_error_names_the_request_as_other_errors_do_without_its_que
         1,
         "Error: statsig-test: the run's deadline (--timeout 1) passed during GET "
         f"{project.url}{STATSIG_LIST}; nothing more is sent\n",
+    )
+
+
+STATSIG_METRIC = {"id": "m1", "name": "m1", "type": "event_count_custom", "tags": []}
+POSTHOG_METRIC = {"id": 1, "name": "m1", "query": {}}
+COUNTED = {"totalItems": 5, "itemsPerPage": 1, "nextPage": f"{STATSIG_LIST}?page=2"}
+
+
+def _statsig_page(**pagination: Any) -> dict[str, Any]:
+    return {"data": [STATSIG_METRIC], "pagination": {**COUNTED, **pagination}}
+
+
+def _posthog_page(**envelope: Any) -> dict[str, Any]:
+    return {"results": [POSTHOG_METRIC], "count": 5, "next": "/x?offset=1", **envelope}
+
+
+@pytest.mark.parametrize(
+    ("path", "answer", "reason"),
+    [
+        (POSTHOG_LIST, _posthog_page(count="5"), "Expected `int | null`, got `str` - at `$.count`"),
+        (POSTHOG_LIST, _posthog_page(count=[]), "got `array` - at `$.count`"),
+        (POSTHOG_LIST, _posthog_page(count=True), "got `bool` - at `$.count`"),
+        (POSTHOG_LIST, _posthog_page(count=2.5), "got `float` - at `$.count`"),
+        (POSTHOG_LIST, _posthog_page(count=-5), "Expected `int` >= 0 - at `$.count`"),
+        (POSTHOG_LIST, _posthog_page(count=None, next=5), "got `int` - at `$.next`"),
+        (STATSIG_LIST, {"data": [], "pagination": "x"}, "got `str` - at `$.pagination`"),
+        (STATSIG_LIST, {"data": {}, "pagination": {}}, "got `object` - at `$.data`"),
+        (STATSIG_LIST, _statsig_page(totalItems="5"), "at `$.pagination.totalItems`"),
+        (STATSIG_LIST, _statsig_page(itemsPerPage=True), "at `$.pagination.itemsPerPage`"),
+        (STATSIG_LIST, _statsig_page(totalItems=-5), "at `$.pagination.totalItems`"),
+        (STATSIG_LIST, _statsig_page(nextPage=7), "at `$.pagination.nextPage`"),
+        (STATSIG_LIST, _statsig_page(nextPage=["a"]), "at `$.pagination.nextPage`"),
+        ("/console/v1/tags", [], "Expected `object`, got `array`"),
+        ("/console/v1/tags", {"data": "x"}, "got `str` - at `$.data`"),
+        ("/console/v1/tags", {"data": [], "pagination": []}, "at `$.pagination`"),
+    ],
+)
+def test_a_list_page_of_any_wrong_shape_fails_naming_target_request_and_field(
+    project: Project,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    path: str,
+    answer: Any,
+    reason: str,
+) -> None:
+    """Counts, links and lists of another type than the API's are refused at the page, naming
+    the field: never a crash ('unexpected TypeError'), never a count read as something else."""
+    serve = project.app.serve
+
+    def hostile(request: Request) -> Any:
+        return Outcome(Response.json(200, answer)) if request.path == path else serve(request)
+
+    monkeypatch.setattr(project.app, "serve", hostile)
+    code, err = plan(project, capsys)
+    target = "posthog-test" if path == POSTHOG_LIST else "statsig-test"
+    assert code == 1
+    assert err.startswith(
+        f"Error: {target}: GET {project.url}{path} failed with HTTP 200: unexpected response body: "
+    )
+    assert reason in err
+
+
+@pytest.mark.parametrize(
+    ("path", "answer", "held"),
+    [
+        (POSTHOG_LIST, _posthog_page(count=0), 1),
+        (
+            STATSIG_LIST,
+            {"data": [STATSIG_METRIC] * 2, "pagination": {**COUNTED, "totalItems": 1}},
+            2,
+        ),
+    ],
+)
+def test_a_count_below_the_first_page_that_links_on_is_refused_not_read_as_one_page(
+    project: Project,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    path: str,
+    answer: Any,
+    held: int,
+) -> None:
+    """Read by its count, such a list would end at its first page and a prune would delete
+    whatever the pages after it hold."""
+    serve = project.app.serve
+
+    def hostile(request: Request) -> Any:
+        return Outcome(Response.json(200, answer)) if request.path == path else serve(request)
+
+    monkeypatch.setattr(project.app, "serve", hostile)
+    code, err = plan(project, capsys)
+    counted = answer["count"] if path == POSTHOG_LIST else 1
+    target = "posthog-test" if path == POSTHOG_LIST else "statsig-test"
+    assert (code, err) == (
+        1,
+        f"Error: {target}: the list counts {counted} objects, but its first page alone holds "
+        f"{held} and links a next page; stopped before reading a list that contradicts itself\n",
     )

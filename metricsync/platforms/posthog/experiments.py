@@ -11,6 +11,7 @@ from typing import Any
 
 from metricsync.client import ApiClient
 from metricsync.errors import MetricsyncError
+from metricsync.listing import OBJECT, Count, Link, envelope_decoder
 from metricsync.live import LiveObject
 from metricsync.plan import Use
 from metricsync.secrets import redact
@@ -57,6 +58,9 @@ def experiments_using(client: ApiClient, base: str, objects: Sequence[LiveObject
     return Lookup({k: tuple(v) for k, v in used.items()}, {}, requests, requests)
 
 
+PAGES = envelope_decoder("results", {"count": Count, "next": Link})  # a PostHog list page
+
+
 def _experiments(client: ApiClient, base: str) -> list[dict[str, Any]]:
     """Every experiment (archived or not) with its links; detail reads run concurrently, the
     running experiments' first, since those decide whether a delete is refused."""
@@ -77,7 +81,7 @@ def _pages(client: ApiClient, path: str, archived: str) -> Iterator[dict[str, An
     params = {"limit": PAGE_SIZE, "archived": archived}
     response = client.send("GET", path, params=params)
     while True:
-        body = response.json()
+        body = client.decode(response, PAGES.decode)
         yield from (e for e in body.get("results") or [] if isinstance(e, dict) and "id" in e)
         link = body.get("next")
         if not link:
@@ -86,5 +90,5 @@ def _pages(client: ApiClient, path: str, archived: str) -> Iterator[dict[str, An
 
 
 def _detail(client: ApiClient, base: str, experiment_id: Any) -> dict[str, Any]:
-    body = client.send("GET", f"{base}/experiments/{experiment_id}/").json()
-    return body if isinstance(body, dict) else {}
+    response = client.send("GET", f"{base}/experiments/{experiment_id}/")
+    return client.decode(response, OBJECT.decode)

@@ -17,8 +17,12 @@ from metricsync.definitions import Definition
 from metricsync.diff import KindDiff, top_field
 from metricsync.errors import ApiError
 from metricsync.listing import (
+    OBJECT,
+    Count,
+    Link,
     ListFormat,
     LivePage,
+    check_first_page,
     check_page_count,
     fetch_pages,
     follow_links,
@@ -27,7 +31,7 @@ from metricsync.live import LiveObject
 from metricsync.normalise import Rules, desired_document
 from metricsync.ownership import Claim, ForeignOwner, first_claim, tag_owner
 from metricsync.plan import Change, FieldChange
-from metricsync.platforms.posthog.experiments import experiments_using
+from metricsync.platforms.posthog.experiments import PAGES, experiments_using
 from metricsync.provider import LiveState, Provider, describe_fields, without_ignored
 from metricsync.usage import Lookup
 
@@ -47,7 +51,7 @@ LIST = ListFormat(
     items="results",
     required=("id", "name"),
     fields=(*MANAGED_FIELDS, "updated_at"),
-    envelope=("count", "next"),
+    envelope={"count": Count, "next": Link},
 )
 LIMITS = Limits(windows=((480, 60.0), (4800, 3600.0)))  # per personal API key, every request
 # PostHog's own IaC tool, posthog-definitions, marks each saved metric it manages with a trailing
@@ -207,7 +211,8 @@ class PostHogProvider(Provider):
         size, count = len(first.objects), first.envelope.get("count")
         if not first.envelope.get("next") or size == 0 or count is None:
             return []
-        pages = math.ceil(int(count) / size)
+        check_first_page(self.target.name, count, size)
+        pages = math.ceil(count / size)
         check_page_count(self.target.name, pages)
         return [n * size for n in range(1, pages)]
 
@@ -234,7 +239,7 @@ class PostHogProvider(Provider):
 
         def send() -> LiveObject:
             response = self.client.send("POST", f"{self.base}/", body=body, resend=False)
-            return self._answered(response.json())
+            return self._answered(self.client.decode(response, OBJECT.decode))
 
         def exists() -> LiveObject | None:
             found = self._find(change.name)
@@ -250,7 +255,8 @@ class PostHogProvider(Provider):
         otherwise every page is read (docs/platforms/posthog.md)."""
         wanted = name.strip().casefold()
         params = {"search": name.strip(), "limit": 100}
-        body = self.client.send("GET", f"{self.base}/", params=params).json()
+        response = self.client.send("GET", f"{self.base}/", params=params)
+        body = self.client.decode(response, PAGES.decode)
         results = [dict(r) for r in body.get("results") or [] if isinstance(r, Mapping)]
         for raw in results:
             if str(raw.get("name", "")).strip().casefold() == wanted:
@@ -269,7 +275,7 @@ class PostHogProvider(Provider):
         if change.adopt_from == DEFINITIONS_OWNER and claim and "description" not in body:
             body["description"] = claim.spec["description"]  # their marker goes even if ignored
         response = self.client.send("PATCH", f"{self.base}/{change.live_id}/", body=body)
-        return self._answered(response.json())
+        return self._answered(self.client.decode(response, OBJECT.decode))
 
     def _answered(self, saved: Mapping[str, Any]) -> LiveObject:
         """The saved metric a create or PATCH answered with, after learning whether tags stick."""

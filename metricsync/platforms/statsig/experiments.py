@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import quote
 
 from metricsync.client import ApiClient
 from metricsync.errors import MetricsyncError
+from metricsync.listing import Count, Link, envelope_decoder
 from metricsync.live import LiveObject
 from metricsync.plan import Use
 from metricsync.secrets import redact
@@ -62,6 +63,17 @@ def experiments_using(client: ApiClient, objects: Sequence[LiveObject]) -> Looku
     return Lookup(used, unknown, requests, _paced(client, requests))
 
 
+class Pagination(TypedDict, total=False):
+    """The `pagination` of a Statsig list page (docs/platforms/statsig.md)."""
+
+    totalItems: Count
+    itemsPerPage: Count
+    nextPage: Link
+
+
+PAGES = envelope_decoder("data", {"pagination": Pagination | None})
+
+
 def _tags(obj: LiveObject) -> list[str]:
     raw = obj.raw.get("tags") if isinstance(obj.raw, Mapping) else obj.spec.get("tags")
     raw = [raw] if isinstance(raw, str) else raw or []
@@ -87,7 +99,7 @@ def _pages(client: ApiClient, path: str) -> Iterator[dict[str, Any]]:
     """Every item of a Statsig list, following `nextPage` links."""
     response = client.send("GET", path, params={"page": 1, "limit": PAGE_SIZE})
     while True:
-        body = response.json()
+        body = client.decode(response, PAGES.decode)
         yield from (e for e in body.get("data") or [] if isinstance(e, dict))
         link = (body.get("pagination") or {}).get("nextPage")
         if not link:

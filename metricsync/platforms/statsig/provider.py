@@ -24,6 +24,7 @@ from metricsync.listing import (
     BadPagination,
     ListFormat,
     LivePage,
+    check_first_page,
     check_page_count,
     fetch_pages,
     follow_links,
@@ -32,7 +33,7 @@ from metricsync.live import LiveObject
 from metricsync.normalise import Rules, desired_document
 from metricsync.ownership import tag_owner
 from metricsync.plan import Action, Change, FieldChange
-from metricsync.platforms.statsig.experiments import experiments_using
+from metricsync.platforms.statsig.experiments import PAGES, Pagination, experiments_using
 from metricsync.provider import LiveState, Provider, describe_fields, without_ignored
 from metricsync.usage import Lookup
 
@@ -62,7 +63,7 @@ LIST = ListFormat(
     items="data",
     required=("id", "name"),
     fields=(*MANAGED_FIELDS, "lastModifiedTime"),
-    envelope=("pagination",),
+    envelope={"pagination": Pagination | None},
 )
 RULES = Rules(
     drop=tuple(sorted(SERVER_FIELDS)),  # never compared; skipped while normalising
@@ -172,6 +173,10 @@ def _unverified(body: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k != "isVerified"}
 
 
+def _named(tag: Any) -> bool:
+    return isinstance(tag, Mapping) and isinstance(tag.get("name"), str)
+
+
 def _next_page(page: LivePage) -> str | None:
     link = (page.envelope.get("pagination") or {}).get("nextPage")
     return str(link) if link else None
@@ -242,7 +247,11 @@ class StatsigProvider(Provider):
     def _counted(self, first: LivePage) -> list[int]:
         """Page numbers from the first page's counts (the server's own page size, which may be
         smaller than asked for); none when it does not count its pages."""
-        count = _page_count(first) or 1
+        counted = _page_count(first)
+        count = counted or 1
+        pagination = first.envelope.get("pagination") or {}
+        if counted == 1 and pagination.get("nextPage"):  # counted, and linking a next page
+            check_first_page(self.target.name, pagination["totalItems"], len(first.objects))
         check_page_count(self.target.name, count)
         return list(range(2, count + 1))
 
@@ -265,9 +274,9 @@ class StatsigProvider(Provider):
                 raise BadPagination(
                     f"{self.target.name}: the tag list goes on past {MAX_PAGES} pages"
                 )
-            body = self.client.send("GET", f"{API}/tags", params={"page": page, "limit": 100})
-            payload = body.json()
-            names.update(str(t.get("name")) for t in payload.get("data") or [])
+            response = self.client.send("GET", f"{API}/tags", params={"page": page, "limit": 100})
+            payload = self.client.decode(response, PAGES.decode)
+            names.update(str(t["name"]) for t in payload.get("data") or [] if _named(t))
             more, page = bool((payload.get("pagination") or {}).get("nextPage")), page + 1
         return names
 
