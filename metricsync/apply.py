@@ -25,7 +25,7 @@ class Status(StrEnum):
     APPLIED = "applied"
     FAILED = "failed"
     SKIPPED = "skipped"
-    NOT_STARTED = "not started"  # the run was interrupted first
+    NOT_STARTED = "not started"  # the run was interrupted, or its deadline passed, first
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,8 @@ class ApplyReport:
     def exit_code(self) -> ExitCode:
         if self.interrupted is not None:
             return self.interrupted.exit_code
-        if self.count(Status.FAILED) + self.count(Status.SKIPPED) == 0:
+        unfinished = Status.FAILED, Status.SKIPPED, Status.NOT_STARTED  # (the deadline passed)
+        if sum(self.count(status) for status in unfinished) == 0:
             return ExitCode.OK
         return ExitCode.PARTIAL if self.count(Status.APPLIED) else ExitCode.ERROR
 
@@ -95,7 +96,7 @@ def apply_target(
 ) -> list[Outcome]:
     stop = interruption or Interruption()
     try:
-        with stop.change():  # the setup writes (Statsig tags) are gated like a change
+        with stop.change(provider.client.deadline):  # setup writes (tags) are gated too
             provider.prepare(plan.changes)
     except MetricsyncError as exc:
         status = Status.NOT_STARTED if isinstance(exc, NotStarted) else Status.FAILED
@@ -189,7 +190,7 @@ def _skipped(target: str, change: Change, done: dict[str, Outcome]) -> Outcome:
 def _execute(target: str, change: Change, provider: Provider, stop: Interruption) -> Outcome:
     started = time.monotonic()
     try:
-        with stop.change():
+        with stop.change(provider.client.deadline):
             answered = _dispatch(change, provider)
         _check(change, answered, provider)
     except NotStarted as exc:

@@ -226,6 +226,9 @@ class ApiClient:
         if method in self.limits.paced_methods:
             self._pacer.acquire(self._guarded_sleep(guard) if guard else None)
         if guard is not None:
+            self._check_deadline(
+                method, path
+            )  # before the gate: a change stopped here sent nothing
             guard.before_write()
         headers = {"Content-Type": "application/json"} if content is not None else None
         try:

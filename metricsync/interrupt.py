@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from metricsync.deadline import Deadline, DeadlineExceeded
 from metricsync.errors import ExitCode, MetricsyncError
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class NotStarted(MetricsyncError):
-    """The run was interrupted before this change sent any write."""
+    """The run was interrupted, or its deadline passed, before this change sent any write."""
 
 
 class Interruption:
@@ -57,15 +58,24 @@ class Interruption:
         self._flag.set()
 
     @contextmanager
-    def change(self) -> Iterator[None]:
-        """Runs one change on this thread; refuses it (NotStarted) once interrupted."""
+    def change(self, deadline: Deadline | None = None) -> Iterator[None]:
+        """Runs one change on this thread; refuses it (NotStarted) once interrupted or once
+        `deadline` (the run's) has passed. A change the deadline stops before its first write
+        (in a read, or a rate-limit wait) is NotStarted too: nothing of it was sent."""
         if self.interrupted:
             raise NotStarted(self.reason)
+        _check_time(deadline)
         self._local.sent = False
+        self._local.deadline = deadline
         try:
             yield
+        except DeadlineExceeded as exc:
+            if self._local.sent:
+                raise
+            raise NotStarted(str(exc)) from None
         finally:
             self._local.sent = True  # requests outside a change are never held back
+            self._local.deadline = None
 
     def before_write(self) -> None:
         """Called by the HTTP client just before a write request leaves."""
@@ -73,6 +83,7 @@ class Interruption:
             return
         if self.interrupted:
             raise NotStarted(self.reason)
+        _check_time(self._local.deadline)
         self._local.sent = True
 
     def pause(self, seconds: float, sleep: Callable[[float], None]) -> None:
@@ -82,6 +93,11 @@ class Interruption:
             sleep(seconds)
         elif self._flag.wait(seconds):
             self.before_write()  # raises NotStarted
+
+
+def _check_time(deadline: Deadline | None) -> None:
+    if deadline is not None and deadline.remaining() <= 0:
+        raise NotStarted(f"{deadline.describe()} passed before it started")
 
 
 NOTICE = (

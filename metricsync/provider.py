@@ -132,8 +132,14 @@ class Provider(ABC):
         for _ in range(CREATE_ATTEMPTS):
             try:
                 return send()
-            except AmbiguousWrite:
-                found = exists()
+            except AmbiguousWrite as unsure:
+                try:
+                    found = exists()
+                except MetricsyncError as lost:
+                    raise AmbiguousWrite(
+                        f"{unsure}; whether the create of {name!r} reached the platform is "
+                        f"unknown: looking for it failed too ({lost}); run plan to see"
+                    ) from None
                 if found is not None:
                     return found  # an earlier attempt did reach the server
                 if self.client.guard is not None and self.client.guard.interrupted:

@@ -125,7 +125,9 @@ def apply_command(
     the platform's answer: one it accepted without taking every field fails, naming the fields.
     Exit 4 when some changes failed (1 when none applied).
     Ctrl-C (or SIGTERM) starts no further change: the writes in flight finish, every change
-    is reported as applied, failed or not started, and apply exits 130 (143).
+    is reported as applied, failed or not started, and apply exits 130 (143). When the
+    run's deadline (--timeout) passes, no further change starts either: those are reported
+    as not started and apply exits 4 (1 when none applied).
 
     One apply or import runs in a project at a time: each holds .metricsync/run.lock, and a
     second one names the run holding it (pid, host, command, since) and exits 1. A lock left

@@ -98,10 +98,15 @@ def render_report(report: ApplyReport) -> str:
     applied, failed = report.count(Status.APPLIED), report.count(Status.FAILED)
     skipped = report.count(Status.SKIPPED)
     counts = f"{applied} applied, {failed} failed, {skipped} skipped"
-    if report.interrupted is None:
+    waiting = report.count(Status.NOT_STARTED)
+    if report.interrupted is None and waiting:  # the run's deadline (--timeout) passed
+        lines.append(
+            f"Apply stopped at the run's deadline: {counts}, {waiting} not started. "
+            "Run apply again to finish (with a larger --timeout)."
+        )
+    elif report.interrupted is None:
         lines.append(f"Apply: {counts}.")
     else:
-        waiting = report.count(Status.NOT_STARTED)
         lines.append(
             f"Apply interrupted ({report.interrupted.signal_name}): {counts}, "
             f"{waiting} not started. Run apply again to finish."

@@ -12,8 +12,10 @@ from collections import Counter
 import httpx
 import pytest
 
+from metricsync import deadline
 from metricsync.apply import Outcome, Status, apply_plan
 from metricsync.client import ApiClient, Limits
+from metricsync.deadline import Deadline
 from metricsync.interrupt import Interruption, NotStarted, signals_handled
 from metricsync.planner import build_plan, open_session
 from metricsync.platforms.statsig.provider import LIMITS
@@ -174,3 +176,86 @@ def test_signal_handlers_are_installed_for_the_run_and_restored_after() -> None:
         signal.raise_signal(signal.SIGINT)  # a second signal changes nothing
         assert interruption.interrupted and interruption.exit_code == 143
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+class _DeadlineAtCreate(SandboxTransport):
+    """The sandbox, in-process; the run's deadline passes (its clock jumps) as the sandbox
+    stores the `nth` metric create."""
+
+    def __init__(self, project: Project, now: list[float], nth: int) -> None:
+        super().__init__(project.app)
+        self.now, self.nth = now, nth
+        self.creates = itertools.count(1)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        creating = (request.method, request.url.path) == ("POST", "/console/v1/metrics")
+        if creating and next(self.creates) == self.nth:
+            self.now[0] += 1000.0
+        return response
+
+
+def test_an_apply_stopped_by_its_deadline_reports_what_never_started_and_converges(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--timeout passing mid-apply: a change that sent nothing is 'not started' (not a
+    failure that might have happened), the summary says the deadline stopped the run, the
+    exit code is 4 (some applied, the rest not), and apply again converges with no duplicate."""
+    for name in NAMES:
+        statsig(project, name)
+    now = [0.0]
+    monkeypatch.setattr(deadline, "_run", Deadline(600, clock=lambda: now[0]))
+    transport, outcomes = _DeadlineAtCreate(project, now, 3), []
+    with open_session(project.root / "metricsync.yaml", transport_for=lambda _: transport) as s:
+        report = apply_plan(build_plan(s.workspace, s.providers), s.providers, outcomes.append)
+    assert sorted(o.change.name for o in outcomes) == NAMES  # each change reported once
+    applied = sorted(o.change.name for o in outcomes if o.status == Status.APPLIED)
+    assert 3 <= len(applied) <= 2 + LIMITS.writes_in_flight
+    assert sorted(str(m["name"]) for m in statsig_live(project)) == applied
+    waiting = [o for o in outcomes if o.status == Status.NOT_STARTED]
+    assert len(waiting) >= len(NAMES) - 2 - LIMITS.writes_in_flight
+    assert {o.error for o in waiting} == {
+        "the run's deadline (--timeout 600) passed before it started"
+    }
+    assert report.exit_code == 4
+    assert render_report(report).endswith(
+        f"Apply stopped at the run's deadline: {len(applied)} applied, "
+        f"{report.count(Status.FAILED)} failed, 0 skipped, {len(waiting)} not started. "
+        "Run apply again to finish (with a larger --timeout).\n"
+    )
+
+    monkeypatch.setattr(deadline, "_run", Deadline(None))
+    project.apply()
+    assert sorted(str(m["name"]) for m in statsig_live(project)) == NAMES
+    assert project.plan().changes == []
+
+
+class _DeadlineWhileCreating(SandboxTransport):
+    """The deadline passes while the only create is on the way, whose answer is lost."""
+
+    def __init__(self, project: Project, now: list[float]) -> None:
+        super().__init__(project.app)
+        self.now = now
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if (request.method, request.url.path) == ("POST", "/console/v1/metrics"):
+            super().handle_request(request)  # it is created; the answer never arrives
+            self.now[0] += 1000.0
+            raise httpx.ReadError("connection reset", request=request)
+        return super().handle_request(request)
+
+
+def test_a_create_whose_check_the_deadline_stops_is_reported_as_unknown_not_merely_late(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statsig(project, "Revenue")
+    now = [0.0]
+    monkeypatch.setattr(deadline, "_run", Deadline(600, clock=lambda: now[0]))
+    transport, outcomes = _DeadlineWhileCreating(project, now), []
+    with open_session(project.root / "metricsync.yaml", transport_for=lambda _: transport) as s:
+        apply_plan(build_plan(s.workspace, s.providers), s.providers, outcomes.append)
+    [outcome] = outcomes
+    assert outcome.status == Status.FAILED
+    assert outcome.error is not None
+    assert "whether the create of 'Revenue' reached the platform is unknown" in outcome.error
+    assert outcome.error.endswith("; run plan to see")
