@@ -65,7 +65,10 @@ def run(argv: list[str] | None = None) -> int:
     except click.UsageError as exc:
         exc.show()
         return ExitCode.USAGE
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click's form of a Ctrl-C
+            click.echo("Interrupted.", err=True)
+            return ExitCode.INTERRUPTED
         click.echo("Aborted.", err=True)
         return ExitCode.ERROR
     except click.ClickException as exc:
