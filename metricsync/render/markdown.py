@@ -68,6 +68,10 @@ def _fitting(risks: list[str], room: int) -> list[str]:
 
 def _risks(plan: Plan) -> list[str]:
     risks = [f"**refused**: {_text(_shortened(r))}" for r in plan.refusals]
+    # e.g. an --adopt-from that matched nothing: a flag left in CI is seen where it is reviewed
+    risks += [
+        f"**warning**: {_text(_shortened(w.removeprefix('Warning: ')))}" for w in plan.warnings
+    ]
     for t in plan.targets:
         for change in t.changes:
             risk = usage_risk(change, lambda n: f"`{_code(n)}`", _text, RISK_NAMES)

@@ -267,3 +267,18 @@ def test_an_object_in_sync_that_another_repository_also_marks_is_refused_until_t
     assert "(adopt from managed-by-team-a)" in out
     assert statsig_live(project)[0]["tags"] == [OWNER]
     assert project.plan().changes == [] and project.plan().refusals == []
+
+
+def test_an_adopt_from_that_matches_nothing_is_a_risk_in_the_pull_request_comment(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The warning exists for a flag left in CI, whose stderr nobody reads: the comment shows it."""
+    statsig(project, "Checkout revenue")
+    args = ("plan", "--adopt-from", "managed-by-nobody", "--format", "markdown")
+    code, out, _ = project.cli(*args, capsys=capsys)
+    assert code == 0
+    assert (
+        "> - **warning**: --adopt-from managed-by-nobody matched no object: nothing is taken "
+        "over from it; remove the flag"
+    ) in out
+    assert out.index("matched no object") < out.index("| target |")
