@@ -237,7 +237,10 @@ def init_project(root: Path, options: InitOptions) -> InitReport:
         for file in files:
             _create(root / file.path, file.data, made)
         if ignore is not None:
-            _replace(gitignore, ignore) if old is not None else _create(gitignore, ignore, made)
+            if old is not None:  # through a link to the file it names, which stays a link
+                _replace(gitignore.resolve(), ignore)
+            else:
+                _create(gitignore, ignore, made)
     except BaseException:  # a refused write, a full disk, Ctrl-C: leave the folder as it was
         _undo(made)
         raise

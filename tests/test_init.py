@@ -353,3 +353,18 @@ def test_init_below_a_repository_root_says_where_the_workflows_must_go(
     monkeypatch.chdir(tmp_path)
     assert run(["init", "--no-workflows"]) == 0  # at the root, or without workflows: no note
     assert "note:" not in capsys.readouterr().out
+
+
+def test_a_linked_gitignore_gets_the_entry_in_the_file_it_links_to(
+    here: Path, tmp_path: Path
+) -> None:
+    shared = tmp_path / "dotfiles" / "gitignore"
+    shared.parent.mkdir()
+    shared.write_text("build/\n")
+    (here / ".gitignore").symlink_to(shared)
+    assert run(["init", "--no-workflows"]) == 0
+    assert (here / ".gitignore").is_symlink()
+    assert shared.read_text().endswith(
+        "build/\n# metricsync's local state: sandbox database, caches\n.metricsync/\n"
+    )
+    assert [p.name for p in shared.parent.iterdir()] == ["gitignore"]
