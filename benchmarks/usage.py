@@ -1,6 +1,6 @@
-"""Usage-lookup benchmark (SPEC 4.7): a plan of 10,000 metrics per platform with 5% changed in
-descriptions and 50 deletes, against accounts with 200 experiments per platform, on loopback with
-50 ms added latency (sandbox in a child process).
+"""Usage-lookup benchmark (experiments that use a metric, docs/platforms/): a plan of 10,000
+metrics per platform with 5% changed in descriptions and 50 deletes, against accounts with 200
+experiments per platform, on loopback with 50 ms added latency (sandbox in a child process).
 
 Reports, per platform: the lookup requests made against the minimum this design needs, the
 lookup phase's wall time against its round-trip floor, the whole plan's wall time (read, diff,

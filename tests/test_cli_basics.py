@@ -122,7 +122,7 @@ def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[st
 
 @pytest.mark.parametrize("command", _commands(cli), ids=" ".join)
 def test_every_command_accepts_sandbox(command: tuple[str, ...]) -> None:
-    """SPEC 3: --sandbox on any command, harmless where nothing is sent."""
+    """--sandbox on any command (docs/commands/), harmless where nothing is sent."""
     params = cli.get_command(click.Context(cli), command[0])
     for name in command[1:]:
         assert isinstance(params, click.Group)

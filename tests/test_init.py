@@ -1,4 +1,4 @@
-"""`metricsync init` (SPEC 3): a new project that validates, plans and applies under --sandbox as
+"""`metricsync init` (docs/commands/init.md): a new project that validates, plans and applies under --sandbox as
 written, and that never replaces a file."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""References at plan time (SPEC 4.1): a composite's components resolve to a definition of the
+"""References at plan time (docs/commands/plan.md): a composite's components resolve to a definition of the
 same target or a live object, or the plan is invalid (exit 3) at the component's line; and
 prune never deletes an object that something staying refers to (exit 5, naming both)."""
 

@@ -1,4 +1,4 @@
-"""Two runs at once (SPEC 3): one writing run per project holds `.metricsync/run.lock` and a
+"""Two runs at once (docs/commands/apply.md): one writing run per project holds `.metricsync/run.lock` and a
 second one names it and exits 1; stale locks are taken over. Against one server, a create
 that loses a race to an identical object counts as done."""
 

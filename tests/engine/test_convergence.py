@@ -25,7 +25,7 @@ def test_shipped_examples_converge(project: Project, updates: str) -> None:
     statsig_updates(project, updates)
     project.copy_examples("statsig")
     project.copy_examples("posthog")
-    project.provide_references()  # the funnel's action, as --sandbox provides it (SPEC 6)
+    project.provide_references()  # the funnel's action, as --sandbox provides it (docs/sandbox/README.md)
     _converges(project)
 
 

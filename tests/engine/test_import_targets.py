@@ -1,4 +1,4 @@
-"""`import` with no --target (SPEC 3): every synced target, reported per target, and a definitions
+"""`import` with no --target (docs/commands/import.md): every synced target, reported per target, and a definitions
 folder that several targets share written once."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Ctrl-C during apply (SPEC 3.1): no change starts after the signal, the writes in flight
+"""Ctrl-C during apply (docs/commands/apply.md): no change starts after the signal, the writes in flight
 finish, every change is reported, and running apply again converges with no duplicate."""
 
 from __future__ import annotations

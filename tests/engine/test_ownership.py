@@ -1,4 +1,4 @@
-"""Objects another repository owns (SPEC 4.3): refused, taken over only with --adopt-from,
+"""Objects another repository owns (docs/config.md#policy): refused, taken over only with --adopt-from,
 never pruned, never imported; on Statsig and PostHog, and posthog-definitions' own marker."""
 
 from __future__ import annotations

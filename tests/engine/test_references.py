@@ -1,4 +1,4 @@
-"""A project copied from a real account runs under --sandbox as it is (SPEC 6): the objects its
+"""A project copied from a real account runs under --sandbox as it is (docs/sandbox/README.md): the objects its
 definitions reference but metricsync does not manage (PostHog actions) exist there, under the
 names the definitions give them; the sandbox server alone still checks them, as PostHog does."""
 

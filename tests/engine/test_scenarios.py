@@ -319,7 +319,7 @@ def test_saved_plan_is_refused_when_a_touched_object_changed(
 def test_saved_plan_leaves_drift_of_an_untouched_object_to_the_next_plan(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """SPEC 4.5: an object the saved plan does not touch drifting in the console does not make
+    """An object the saved plan does not touch drifting in the console does not make
     the plan stale; the reviewed change applies, and the drift waits for the next plan."""
     statsig(project, "Revenue total")
     statsig(project, "Revenue net")

@@ -1,4 +1,4 @@
-"""Experiments that use a metric (SPEC 4.7), on Statsig and PostHog: running users refuse
+"""Experiments that use a metric (docs/platforms/), on Statsig and PostHog: running users refuse
 deletes and replaces until --allow-in-use, ended users are listed, tag-based use counts, a
 failed lookup blocks, and changes that cannot alter results send no lookup at all."""
 

@@ -1,5 +1,5 @@
-"""Experiments in the sandbox, per the checklists of api/statsig-experiments.md (lineage, list,
-read, seeding) and api/posthog-experiments.md (links, status, cascade, live reads, 405)."""
+"""Experiments in the sandbox, as docs/sandbox/statsig.md (lineage, list, read, seeding) and
+docs/sandbox/posthog.md (links, status, cascade, live reads, 405) describe them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Unleash emulator against shared/api/unleash.md: a test per checklist item, then choices."""
+"""The Unleash emulator as docs/sandbox/unleash.md describes it: routes and stages, then choices."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The UserFlux emulator against shared/api/userflux.md: a test per checklist item, then choices."""
+"""The UserFlux emulator as docs/sandbox/userflux.md describes it: routes and queries, then choices."""
 
 from __future__ import annotations
 
