@@ -1,4 +1,4 @@
-"""`import --sandbox` in a new project (SPEC 3, 6): the objects come from the sandbox, so the next
+"""`import --sandbox` in a new project (docs/commands/import.md): the objects come from the sandbox, so the next
 step it names plans against the sandbox too, never the live account."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Ctrl-C during the commands other than apply's writes (plan, import): exit 130 as SPEC 3.1
-says, 'Interrupted.', the project lock released and no file left half written."""
+"""Ctrl-C during the commands other than apply's writes (plan, import): exit 130 as
+docs/commands/ says, 'Interrupted.', the project lock released and no file left half written."""
 
 from __future__ import annotations
 
