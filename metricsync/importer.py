@@ -264,19 +264,23 @@ def import_targets(
     sandbox: bool = False,
     transport_for: TransportFor | None = None,
     progress: Callable[[str], None] = lambda _: None,
+    finished: Callable[[ImportReport], None] = lambda _: None,
 ) -> list[ImportReport]:
     """Imports each named target in turn: by default every synced target (of `options.kind`'s
     platform, when given), in config order. A later target sees the files an earlier one wrote,
     so a definitions folder that several targets share gets each object once: the first
-    target's version, which the next plan of the others compares with theirs."""
+    target's version, which the next plan of the others compares with theirs. `finished` gets
+    each target's report as soon as it is written, so that what was written is reported even
+    when a later target fails."""
     chosen = list(names) or synced_names(load_config(config_path), options.kind)
     if options.out is not None and len(chosen) > 1:
         raise UsageError(
             f"--out writes one target's objects, and {len(chosen)} targets are imported "
             f"({', '.join(chosen)}): give one --target"
         )
-    return [
-        import_objects(
+    reports = []
+    for name in chosen:
+        report = import_objects(
             config_path,
             name,
             options,
@@ -284,8 +288,9 @@ def import_targets(
             transport_for=transport_for,
             progress=progress,
         )
-        for name in chosen
-    ]
+        finished(report)
+        reports.append(report)
+    return reports
 
 
 def synced_names(config: Config, kind: str | None) -> list[str]:

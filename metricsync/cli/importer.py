@@ -70,6 +70,18 @@ def import_command(
     from metricsync.lock import lock_for_config
 
     options = ImportOptions(kind, select, out, force)
+    shown: list[ImportReport] = []
+
+    def finished(report: ImportReport) -> None:
+        """Each target's report as soon as its files are written: a later target's failure
+        must not hide what an earlier one wrote."""
+        for entry in report.written:
+            if entry.live.legacy:
+                click.echo(f"Warning: {_legacy(entry, report)}", err=True)
+        if output_format != "json":
+            click.echo(("\n" if shown else "") + render_text(report, sandbox), nl=False)
+        shown.append(report)
+
     with lock_for_config(config_path, command_line("import", targets)):  # it writes files
         reports = import_targets(
             config_path,
@@ -77,15 +89,10 @@ def import_command(
             options,
             sandbox=sandbox,
             progress=lambda m: click.echo(m, err=True),
+            finished=finished,
         )
-    for report in reports:
-        for entry in report.written:
-            if entry.live.legacy:
-                click.echo(f"Warning: {_legacy(entry, report)}", err=True)
     if output_format == "json":
         click.echo(render_json(reports), nl=False)
-    else:
-        click.echo("\n".join(render_text(report, sandbox) for report in reports), nl=False)
     return ExitCode.OK
 
 

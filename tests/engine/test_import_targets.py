@@ -156,3 +156,23 @@ def test_a_shared_folder_takes_the_first_targets_version_and_says_what_the_next_
         "  note: definitions/posthog is also read by posthog-staging: the next plan there "
         "creates the imported objects that do not exist there"
     ) in out
+
+
+def test_a_target_that_fails_leaves_the_earlier_ones_reported(
+    apps: tuple[SandboxApp, SandboxApp], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The files of the targets imported before a failure stay, and so does their report: a
+    user must see what was written before the error."""
+    first, second = apps
+    first.seed(_statsig("Revenue"))
+    second.seed(_statsig("Only in B"))
+    second.faults.load(["GET /console/v1/metrics*=403"])
+
+    code, out, err = _cli(capsys, "import")
+    assert code == 1
+    assert _files("definitions/statsig-a") == ["revenue.yaml"]
+    assert out.startswith(
+        "Imported from statsig-a (statsig) into definitions/statsig-a: 1 written, 0 skipped.\n"
+    )
+    assert "statsig-b" not in out
+    assert err.startswith("Error: statsig-b: GET ")
