@@ -42,11 +42,25 @@ class SecretRef:
                 f"{self.variable} holds a control character (a line break such as a Windows "
                 "\\r\\n line ending, a tab or similar); set it to the secret alone"
             )
+        if not value.isascii() or value != value.strip():
+            # a header cannot carry it (h11 refuses it, quoting it in its error): never sent
+            raise ConfigError(
+                f"target {target!r} needs {self.field}: the environment variable "
+                f"{self.variable} holds {_not_sendable(value)}, which API keys and tokens "
+                "never do; set it to the secret alone"
+            )
         remember(value)
         return value
 
     def __str__(self) -> str:
         return f"env:{self.variable}"
+
+
+def _not_sendable(value: str) -> str:
+    """What is wrong with a value an HTTP header cannot carry, without showing any of it."""
+    if not value.isascii():
+        return "a character that is not ASCII (or bytes that are not text)"
+    return "spaces at its start or end"
 
 
 def _is_control(char: str) -> bool:

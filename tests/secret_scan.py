@@ -58,7 +58,7 @@ def find_leaks(
     if not values:
         return []
     leaks = [Leak(where, v) for where, text in texts for v in values if v in text]
-    encoded = [(v, v.encode("utf-8")) for v in values]
+    encoded = [(v, v.encode("utf-8", "surrogateescape")) for v in values]
     for path in files:
         try:
             status = path.lstat()

@@ -30,6 +30,37 @@ def test_a_secret_with_a_control_character_is_refused_naming_the_variable(
     assert "value-1234" not in message
 
 
+@pytest.mark.parametrize(
+    ("value", "what"),
+    [
+        ("key-\u00e9-value-1234", "a character that is not ASCII (or bytes that are not text)"),
+        ("key-\udcff-value-1234", "a character that is not ASCII (or bytes that are not text)"),
+        (" key-value-1234", "spaces at its start or end"),
+        ("key-value-1234 ", "spaces at its start or end"),
+    ],
+)
+def test_a_secret_no_header_can_carry_is_refused_naming_the_variable_not_unexpected(
+    project: Project,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    value: str,
+    what: str,
+) -> None:
+    """Non-ASCII (or undecodable bytes, which Python holds as surrogates) and outer spaces
+    ended in 'unexpected UnicodeEncodeError' or h11's 'Illegal header value' after the
+    request was built: refused when resolved instead, like a control character."""
+    monkeypatch.setenv("TEST_POSTHOG_KEY", value)
+    code, out, err = project.cli("plan", capsys=capsys)
+    assert code == 3
+    assert err == (
+        "Error: target 'posthog-test' needs api_key: the environment variable "
+        f"TEST_POSTHOG_KEY holds {what}, which API keys and tokens never do; set it to the "
+        "secret alone\n"
+    )
+    assert "value-1234" not in out + err
+    assert project.sent("GET", "/api/projects/12345/experiment_saved_metrics/") == 0
+
+
 def test_a_key_file_with_windows_line_endings_stops_the_plan_before_anything_is_sent(
     project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
