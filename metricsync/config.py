@@ -182,6 +182,9 @@ def _folder_rules(root: Path, data: dict[str, Any]) -> Iterator[tuple[Where, str
                 continue
             try:
                 here = (root / folder).resolve()
+            except RuntimeError:  # Python before 3.13 raises this for a symbolic link loop
+                yield ("targets", name, "definitions", i), f"{folder!r} is a symbolic link loop"
+                continue
             except (OSError, ValueError) as exc:  # too long, a NUL: no folder can have the name
                 why = exc.strerror if isinstance(exc, OSError) else str(exc)
                 yield ("targets", name, "definitions", i), f"{folder!r} cannot be a folder: {why}"

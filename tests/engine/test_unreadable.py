@@ -121,3 +121,35 @@ def test_a_fifo_named_like_a_definition_is_an_error_not_a_hang(
     assert err.startswith(
         "definitions/statsig/revenue.yaml:1:1: not a regular file: definitions are plain files\n"
     )
+
+
+def test_a_configured_folder_that_is_a_link_loop_is_a_config_error_naming_it(
+    pruning: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The configured folder itself, not a file under it: was 'unexpected RuntimeError'."""
+    statsig = pruning.root / "definitions" / "statsig"
+    for path in statsig.iterdir():
+        path.unlink()
+    statsig.rmdir()
+    loop = pruning.root / "definitions" / "loop"
+    statsig.symlink_to(loop)
+    loop.symlink_to(statsig)
+    code, out, err = _plan(pruning, capsys)
+    assert (code, out) == (3, "")
+    assert err.startswith(
+        "metricsync.yaml:7:19: 'definitions/statsig' is a symbolic link loop "
+        "[/targets/statsig-test/definitions/0]\n"
+    )
+    assert pruning.sent("GET", "/console/v1/metrics/list") == 0
+
+
+def test_a_configured_folder_that_is_a_link_is_read(
+    pruning: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    statsig = pruning.root / "definitions" / "statsig"
+    statsig.rename(pruning.root / "elsewhere")
+    statsig.symlink_to(pruning.root / "elsewhere")
+    code, out, _ = _plan(pruning, capsys)
+    assert code == 0
+    assert "Plan: 0 to create, 0 to update, 0 to replace, 1 to delete" in out
+    assert "'Checkout revenue'" in out and "'Refund total'" not in out  # read through the link
