@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from metricsync.cli import run
+from metricsync.lock import project_lock
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.server import SandboxServer
 from metricsync.sandbox.unleash_settings import ADMIN_TOKEN, BACKEND_TOKEN, FRONTEND_TOKEN
@@ -336,3 +337,16 @@ def test_a_payload_nested_too_deeply_is_a_problem_not_a_crash(
         3,
         "deep.json:1:1: the JSON is nested too deeply to read",
     )
+
+
+def test_a_send_while_another_run_holds_the_project_sends_nothing_naming_it(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two sends at once would both find the payload unsent, and Unleash adds counts up."""
+    with project_lock(project.root / ".metricsync", "metricsync unleash send") as holder:
+        code, out, err = project.cli("unleash", "send", capsys=capsys)
+    assert (code, out) == (1, "")
+    assert err.startswith(f"Error: another metricsync run holds this project: {holder.describe()}")
+    assert project.posts() == 0
+    code, _, _ = project.cli("unleash", "send", capsys=capsys)  # once it is done: sent once
+    assert (code, project.posts()) == (0, 1)

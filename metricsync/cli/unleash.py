@@ -92,12 +92,21 @@ def send_command(
     Exit 0 when every payload was accepted (or had no counts to send), 1 when one was not
     counted or its outcome is unknown (4 when others were accepted), 3 for invalid payloads
     (nothing is sent), 5 when the record refused one.
+
+    Like apply, send holds .metricsync/run.lock while it runs (see apply): a second send at
+    the same time would find the same payloads unsent, and Unleash would count them twice.
     """
+    from metricsync.cli.plan import command_line
+    from metricsync.lock import lock_for_config
     from metricsync.platforms.unleash.sender import SentRecord, send_all
     from metricsync.workspace import open_workspace
 
     names = targets or _unleash_targets(config_path)
-    with open_workspace(config_path, names, sandbox) as workspace:
+    with (
+        # two sends at once would both find a payload unsent and Unleash would count it twice
+        lock_for_config(config_path, command_line("unleash send", names)),
+        open_workspace(config_path, names, sandbox) as workspace,
+    ):
         batches = _batches(workspace, file)
         record = SentRecord(workspace.state_dir, sandbox=workspace.sandbox_url is not None)
         report = send_all(batches, record, force)
