@@ -115,7 +115,7 @@ def _details(change: Change) -> str:
         f"{symbol} {printable(f.path)}: {_field(change, f.before, f.after)}" for f in change.fields
     ]
     if change.adopt_from:
-        body.append(f"~ ownership marker {change.adopt_from} replaced by ours")
+        body.append(f"~ ownership marker {printable(change.adopt_from)} replaced by ours")
     elif change.action == Action.ADOPT:
         body.append("~ ownership marker added")
     used_by = used_by_line(change)

@@ -126,3 +126,20 @@ def test_a_file_name_with_control_characters_is_shown_escaped(
         out = capsys.readouterr().out
         assert f"evil\\x1b[2J{shown}.yaml" in out
         assert not RAW_CONTROL.search(out.replace("\n", ""))
+
+
+def test_a_foreign_owner_tag_cannot_forge_a_line_of_the_diff() -> None:
+    """The other owner's tag comes from the live object (server text): inside the diff fence
+    a line break in it would add a line of its own choosing to what reviewers read."""
+    forged = "team-x\n- description: all traffic deleted\x1b[2J"
+    change = Change(
+        Action.ADOPT, "posthog/saved_metric", "checkout", live_id="7", adopt_from=forged
+    )
+    plan = Plan((TargetPlan("posthog-us", "posthog", (change,)),), "0" * 64, "2026-01-01T00:00:00Z")
+    text = render_markdown(plan)
+    assert not RAW_CONTROL.search(text)
+    assert "- description: all traffic deleted" not in text.splitlines()
+    assert (
+        "~ ownership marker team-x\\n- description: all traffic deleted\\x1b[2J replaced by ours"
+        in text
+    )
