@@ -117,9 +117,10 @@ def model(name: str, fields: Mapping[str, Check], required: tuple[str, ...] = ()
 
 
 def _property_filter(value: Any, loc: Loc, errors: list[Err]) -> None:
-    """Property filters are checked for shape only: an object with a `key`."""
+    """Property filters are checked for shape only: an object with a `key`, or an empty one
+    (the schema's EmptyPropertyFilter, a filter row left blank)."""
     DICT(value, loc, errors)
-    if isinstance(value, dict) and "key" not in value:
+    if isinstance(value, dict) and value and "key" not in value:
         errors.append({"loc": (*loc, "key"), "type": "missing", "msg": "Field required"})
 
 

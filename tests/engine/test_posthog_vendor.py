@@ -214,6 +214,23 @@ def test_metrics_made_in_the_posthog_ui_import_validate_and_plan_to_adoption_onl
     assert "optionalInFunnel: true" in text and "fixedProperties:" in text
 
 
+def test_a_metric_with_a_blank_filter_imports_validates_and_plans_to_adoption_only(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PostHog's schema takes an empty property filter (`EmptyPropertyFilter`, a filter row left
+    blank): such a metric is not skipped as invalid, and it converges."""
+    blank = {
+        "name": "Blank filter (UI)",
+        "query": {
+            "kind": "ExperimentMetric", "metric_type": "mean",
+            "source": ui_node("purchase", properties=[{}], fixedProperties=[{}]),
+        },
+    }  # fmt: skip
+    seed(project, blank)
+    out, actions = _round_trip(project, capsys, "posthog-test")
+    assert (actions, "1 written, 0 skipped." in out) == ({"adopt": 1}, True)
+
+
 def test_an_exposure_start_accepts_neither_a_conversion_window_nor_last_seen(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:

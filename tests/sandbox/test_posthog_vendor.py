@@ -72,6 +72,7 @@ def test_0_2_an_early_2025_experiment_metric_is_patched_like_any_other(
         {**SOURCE, "fixedProperties": [{"key": "email", "type": "person", "value": "a"}]},
         {**SOURCE, "limit": 100, "orderBy": ["timestamp DESC"], "version": 1, "response": None},
         {"kind": "ActionsNode", "id": 7, "optionalInFunnel": None, "limit": None, "orderBy": None},
+        {**SOURCE, "properties": [{}]},  # the schema's EmptyPropertyFilter: a filter left blank
     ],
 )  # fmt: skip
 def test_0_4_nodes_take_the_keys_of_the_current_schema(
