@@ -3,8 +3,9 @@
 After each test it knows every secret the test configured: every value metricsync resolved or
 remembered as secret (metricsync.secrets), the sandbox's credentials, and any environment
 variable the test set whose name says secret (KEY, TOKEN, SECRET, PASSWORD). It then looks for
-them in all the test printed or logged (what `capsys.readouterr()` returned included) and in
-every file the test wrote under its `tmp_path`, and fails the test if one is there.
+them in all the test printed or logged (what `capsys.readouterr()` returned included), in all
+it read from the pipes of the processes it started (a CLI run as a child process), and in every
+file the test wrote under its `tmp_path`, and fails the test if one is there.
 
 Cheap by design: a handful of substring searches per test over text already in memory, and one
 walk of the test's own temporary folder.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import subprocess
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +114,74 @@ def _recording_readouterr() -> None:
 _recording_readouterr()
 
 
+class _RecordedPipe:
+    """A child process's stdout or stderr pipe whose every read is kept for the scan."""
+
+    def __init__(self, stream: Any, watch: Watch) -> None:
+        self._stream, self._watch = stream, watch
+
+    def _keep(self, data: Any) -> Any:
+        if data:
+            text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+            self._watch.read_out.append(text)
+        return data
+
+    def read(self, *args: Any) -> Any:
+        return self._keep(self._stream.read(*args))
+
+    def readline(self, *args: Any) -> Any:
+        return self._keep(self._stream.readline(*args))
+
+    def readlines(self, *args: Any) -> Any:
+        lines = self._stream.readlines(*args)
+        self._keep("".join(lines) if lines and isinstance(lines[0], str) else b"".join(lines))
+        return lines
+
+    def __iter__(self) -> _RecordedPipe:
+        return self
+
+    def __next__(self) -> Any:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def __getattr__(self, name: str) -> Any:  # fileno, close, closed, ...: the pipe's own
+        return getattr(self._stream, name)
+
+
+def _serves_sandbox(command: Any) -> bool:
+    """`metricsync sandbox serve` prints the sandbox's own credentials by design (its banner):
+    the one child whose output is not scanned."""
+    words = [str(word) for word in command] if isinstance(command, list | tuple) else []
+    return "sandbox" in words and "serve" in words
+
+
+class _RecordingPopen(subprocess.Popen):  # type: ignore[type-arg]
+    """subprocess.Popen (and so subprocess.run) whose piped output the scan reads too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._watch = _current[-1] if _current and not _serves_sandbox(self.args) else None
+        if self._watch is not None:
+            for name in ("stdout", "stderr"):
+                stream = getattr(self, name)
+                if stream is not None:
+                    setattr(self, name, _RecordedPipe(stream, self._watch))
+
+    def communicate(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        out, err = super().communicate(*args, **kwargs)
+        if self._watch is not None:  # both pipes at once are read from their descriptors
+            for data in (out, err):
+                if data:
+                    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+                    self._watch.read_out.append(str(text))
+        return out, err
+
+
+subprocess.Popen = _RecordingPopen  # type: ignore[misc]
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     watch = _watches.setdefault(item.nodeid, Watch())
@@ -159,7 +229,8 @@ def _known_secrets(watch: Watch) -> set[str]:
 def _texts(report: pytest.TestReport, watch: Watch) -> list[tuple[str, str]]:
     """What the test read with capsys, and what pytest captured (output and logs) in every
     phase: a teardown report holds the sections of setup, call and teardown."""
-    texts = [("what the test read with capsys.readouterr()", text) for text in watch.read_out]
+    where = "what the test read with capsys.readouterr() or from a child process"
+    texts = [(where, text) for text in watch.read_out]
     return texts + [(name.lower(), text) for name, text in report.sections]
 
 

@@ -34,6 +34,26 @@ def test_logs_the_sandbox_key(caplog):
     logging.getLogger("demo").warning("sent console-sandbox-key")
 
 
+def test_reads_a_child_process_that_prints_a_secret(monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("DEMO_API_KEY", "child-secret-value-321")
+    code = "import os; print(os.environ['DEMO_API_KEY'])"
+    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+
+def test_reads_a_child_process_line_by_line(monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("DEMO_TOKEN", "child-token-value-654")
+    code = "import os, sys; print('start'); print(os.environ['DEMO_TOKEN'], file=sys.stderr)"
+    with subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) as p:
+        for line in p.stderr:
+            pass
+
+
 def test_clean(monkeypatch, tmp_path):
     monkeypatch.setenv("DEMO_API_KEY", "demo-secret-value-123")
     (tmp_path / "plan.json").write_text("{}")
@@ -45,13 +65,15 @@ def test_clean(monkeypatch, tmp_path):
 def test_the_scan_fails_every_test_that_leaks_and_only_those(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_leaky=LEAKY_TESTS)
     result = pytester.runpytest("-p", "tests.secret_scan", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=5, errors=4)
+    result.assert_outcomes(passed=7, errors=6)
     output = result.stdout.str()
     for name in (
         "test_prints_a_variable_it_set",
         "test_writes_a_token_into_a_file",
         "test_reads_its_own_output_with_capsys",
         "test_logs_the_sandbox_key",
+        "test_reads_a_child_process_that_prints_a_secret",
+        "test_reads_a_child_process_line_by_line",
     ):
         assert f"ERROR at teardown of {name}" in output
     assert "ERROR at teardown of test_clean" not in output
