@@ -16,7 +16,8 @@ import pytest
 
 from metricsync.cli import run
 from metricsync.lock import project_lock
-from metricsync.sandbox.app import SandboxApp
+from metricsync.sandbox.app import Outcome, SandboxApp
+from metricsync.sandbox.http import Request, Response
 from metricsync.sandbox.server import SandboxServer
 from metricsync.sandbox.unleash_settings import ADMIN_TOKEN, BACKEND_TOKEN, FRONTEND_TOKEN
 
@@ -350,3 +351,25 @@ def test_a_send_while_another_run_holds_the_project_sends_nothing_naming_it(
     assert project.posts() == 0
     code, _, _ = project.cli("unleash", "send", capsys=capsys)  # once it is done: sent once
     assert (code, project.posts()) == (0, 1)
+
+
+def test_server_text_in_a_refusal_reaches_the_terminal_escaped(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hostile or broken server's error text cannot restyle the terminal or forge a line."""
+    serve = project.app.serve
+    evil = {"message": "\x1b[2J\x1b[31mred\rforged: accepted (HTTP 202)\nUnleash: 1 accepted"}
+
+    def hostile(request: Request) -> Outcome:
+        if request.path == "/api/client/metrics":
+            return Outcome(Response.json(415, evil))
+        return serve(request)
+
+    monkeypatch.setattr(project.app, "serve", hostile)
+    code, out, _ = project.cli("unleash", "send", capsys=capsys)
+    assert code == 1
+    assert out.splitlines()[0] == (
+        SOURCE + "Unleash refused the content type (HTTP 415): \\x1b[2J\\x1b[31mred\\rforged: "
+        "accepted (HTTP 202)\\nUnleash: 1 accepted; nothing was counted; fix it before resending"
+    )
+    assert "\x1b" not in out

@@ -154,7 +154,10 @@ def _render(report: SendReport, output_format: str) -> str:
         import json
 
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    lines = [f"{r.target}: {r.name!r} ({r.source}): {r.message}" for r in report.results]
+    from metricsync.display import printable
+
+    # server text included: no control sequence reaches the terminal, no line is forged
+    lines = [printable(f"{r.target}: {r.name!r} ({r.source}): {r.message}") for r in report.results]
     counts = ", ".join(f"{report.count(o)} {o.value}" for o in Outcome)
     summary = f"Unleash: {counts}." if report.results else "No payloads to send."
     return "\n".join([*lines, summary]) + "\n"
