@@ -7,7 +7,10 @@ Only click is imported at start-up; each command imports what it needs when it r
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+from types import FrameType
 
 import click
 
@@ -52,8 +55,39 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(run(argv))
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where a Ctrl-C would be: the run stops the same clean way (the lock
+    released, no file half written) and exits 143."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
 def run(argv: list[str] | None = None) -> int:
-    """Runs one command and returns its exit code (docs/README.md); never lets a traceback out."""
+    """Runs one command and returns its exit code (docs/README.md); never lets a traceback out.
+    SIGTERM stops it as Ctrl-C does (apply installs its own handlers for its writes)."""
+    if threading.current_thread() is not threading.main_thread():
+        return _run(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stopped(interrupt: BaseException | None) -> int | None:
+    """The exit code of a run stopped by Ctrl-C or SIGTERM, saying so; None for anything else."""
+    if isinstance(interrupt, Terminated):
+        click.echo("Terminated.", err=True)
+        return ExitCode.TERMINATED
+    if isinstance(interrupt, KeyboardInterrupt):
+        click.echo("Interrupted.", err=True)
+        return ExitCode.INTERRUPTED
+    return None
+
+
+def _run(argv: list[str] | None) -> int:
     from metricsync.display import printable
     from metricsync.secrets import redact
 
@@ -66,9 +100,9 @@ def run(argv: list[str] | None = None) -> int:
         exc.show()
         return ExitCode.USAGE
     except click.exceptions.Abort as exc:
-        if isinstance(exc.__cause__, KeyboardInterrupt):  # click's form of a Ctrl-C
-            click.echo("Interrupted.", err=True)
-            return ExitCode.INTERRUPTED
+        stopped = _stopped(exc.__cause__)  # click's form of a Ctrl-C (or our SIGTERM)
+        if stopped is not None:
+            return stopped
         click.echo("Aborted.", err=True)
         return ExitCode.ERROR
     except click.ClickException as exc:
@@ -82,9 +116,8 @@ def run(argv: list[str] | None = None) -> int:
     except MetricsyncError as exc:  # server text included: no control sequence reaches a terminal
         click.echo(f"Error: {printable(redact(str(exc)), lines=True)}", err=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        return ExitCode.INTERRUPTED
+    except KeyboardInterrupt as exc:
+        return _stopped(exc) or ExitCode.INTERRUPTED
     except Exception as exc:  # a bug: say so plainly, without secrets
         if os.environ.get("METRICSYNC_DEBUG"):
             import traceback
