@@ -3,6 +3,7 @@ within its deadline, naming the target, and no credential reaches any other serv
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -14,7 +15,8 @@ from metricsync.sandbox.app import Outcome, SandboxApp
 from metricsync.sandbox.faults import parse_rule, rule_from
 from metricsync.sandbox.http import Request, Response
 from metricsync.sandbox.server import SandboxServer
-from tests.engine.conftest import POSTHOG_KEY, STATSIG_KEY, Project
+from tests.engine.conftest import POSTHOG_KEY, STATSIG_KEY, Project, config_text
+from tests.engine.test_scenarios import live_metric, seed_statsig
 
 STATSIG_LIST = "/console/v1/metrics/list"
 POSTHOG_LIST = "/api/projects/12345/experiment_saved_metrics/"
@@ -284,3 +286,46 @@ def test_a_count_below_the_first_page_that_links_on_is_refused_not_read_as_one_p
         f"Error: {target}: the list counts {counted} objects, but its first page alone holds "
         f"{held} and links a next page; stopped before reading a list that contradicts itself\n",
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "answer", "reason"),
+    [
+        ("/console/v1/metrics/*/experiments", [], "Expected `object`, got `array`"),
+        ("/console/v1/metrics/*/experiments", {"data": "x"}, "at `$.data`"),
+        ("/console/v1/metrics/*/experiments", "not json", "JSON is malformed"),
+        (
+            "/console/v1/metrics/*/experiments",
+            {"data": [], "pagination": {"nextPage": 5}},
+            "at `$.pagination.nextPage`",
+        ),
+    ],
+)
+def test_an_experiment_lookup_of_any_wrong_shape_leaves_usage_unknown_not_a_crash(
+    project: Project,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    path: str,
+    answer: Any,
+    reason: str,
+) -> None:
+    """A delete's usage lookup answered in a shape the API never sends: the plan treats the
+    object as in use, saying why, instead of ending in 'unexpected AttributeError'."""
+    from fnmatch import fnmatch
+
+    project.write("metricsync.yaml", config_text(project.url, prune=True))
+    seed_statsig(project, live_metric("Refund total"))
+    serve = project.app.serve
+
+    def hostile(request: Request) -> Any:
+        if request.method == "GET" and fnmatch(request.path, path):
+            body = answer if isinstance(answer, str) else json.dumps(answer)
+            return Outcome(Response(200, body.encode(), {"Content-Type": "application/json"}))
+        return serve(request)
+
+    monkeypatch.setattr(project.app, "serve", hostile)
+    code, out, err = project.cli("plan", "--target", "statsig-test", capsys=capsys)
+    assert "unexpected" not in err.replace("unexpected response body", "")
+    assert code == 5  # an object whose usage is unknown is treated as in use: refused
+    assert "used by: unknown, so treated as in use (lookup failed: statsig-test: GET " in out
+    assert reason in out
