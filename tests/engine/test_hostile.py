@@ -329,3 +329,32 @@ def test_an_experiment_lookup_of_any_wrong_shape_leaves_usage_unknown_not_a_cras
     assert code == 5  # an object whose usage is unknown is treated as in use: refused
     assert "used by: unknown, so treated as in use (lookup failed: statsig-test: GET " in out
     assert reason in out
+
+
+def test_a_create_answered_with_something_other_than_an_object_fails_naming_the_request(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.write(
+        "definitions/posthog/checkout.yaml",
+        """\
+        kind: posthog/saved_metric
+        name: Checkout
+        spec:
+          query: {kind: ExperimentMetric, metric_type: mean, source: {kind: EventsNode, event: x}}
+        """,
+    )
+    serve = project.app.serve
+
+    def hostile(request: Request) -> Any:
+        if (request.method, request.path) == ("POST", POSTHOG_LIST):
+            return Outcome(Response.json(201, ["not", "a", "metric"]))
+        return serve(request)
+
+    monkeypatch.setattr(project.app, "serve", hostile)
+    code, _, err = project.cli("apply", "--yes", "--target", "posthog-test", capsys=capsys)
+    assert code == 1
+    assert (
+        "  failed  posthog-test: create posthog/saved_metric 'Checkout': posthog-test: POST "
+        f"{project.url}{POSTHOG_LIST} failed with HTTP 201: unexpected response body: Expected "
+        "`object`, got `array`\n"
+    ) in err
