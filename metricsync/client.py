@@ -24,6 +24,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from metricsync.deadline import REQUEST_SECONDS, Deadline, DeadlineExceeded, current, seconds_text
+from metricsync.display import printable
 from metricsync.errors import ApiError, MetricsyncError, NetworkError
 from metricsync.secrets import redact
 
@@ -408,7 +409,13 @@ def _is_html(response: httpx.Response) -> bool:
 
 
 def excerpt(response: httpx.Response, limit: int = 300) -> str:
-    """The part of an error body a person needs: the platform's message and field errors."""
+    """The part of an error body a person needs, on one line: the platform's message and field
+    errors, with every control character (line breaks included) shown as an escape, so server
+    text cannot forge a line of metricsync's output (in CI, a `::` workflow command)."""
+    return printable(_excerpt(response, limit))
+
+
+def _excerpt(response: httpx.Response, limit: int) -> str:
     if _is_html(response):
         return HTML_PAGE
     try:

@@ -143,3 +143,27 @@ def test_a_foreign_owner_tag_cannot_forge_a_line_of_the_diff() -> None:
         "~ ownership marker team-x\\n- description: all traffic deleted\\x1b[2J replaced by ours"
         in text
     )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"message": "refused\n::error::forged by the server"},
+        {"errors": [{"property": "name", "errorMessage": "bad\r\n::error::forged"}]},
+        "plain text\n::error::forged",
+    ],
+)
+def test_server_error_text_stays_on_one_line(body: object) -> None:
+    """An error body is quoted on the one line that names the failed request: a line break in
+    it would start a line of its own on stderr (in CI, a `::` workflow command)."""
+    import httpx
+
+    from metricsync.client import excerpt
+
+    if isinstance(body, str):
+        response = httpx.Response(400, text=body)
+    else:
+        response = httpx.Response(400, json=body)
+    shown = excerpt(response)
+    assert "\n" not in shown and "\r" not in shown
+    assert "\\n::error::forged" in shown
