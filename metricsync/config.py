@@ -38,7 +38,7 @@ class Policy:
 @dataclass(frozen=True)
 class Target:
     name: str
-    provider: str
+    platform: str  # the platform's name (written `provider:` in metricsync.yaml)
     definitions: tuple[str, ...]  # folders as written, relative to the config file
     endpoint: str
     policy: Policy
@@ -234,7 +234,7 @@ def _target(name: str, raw: dict[str, Any], policy: Policy, rules: Any) -> Targe
     settings.update({k: v for k, v in raw.items() if k not in reserved})
     return Target(
         name=name,
-        provider=platform.name,
+        platform=platform.name,
         definitions=tuple(raw["definitions"]),
         endpoint=endpoint.rstrip("/"),
         policy=policy.merged(raw.get("policy", {})),

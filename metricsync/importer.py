@@ -232,7 +232,7 @@ def modeline(schema_file: Path, out: Path) -> str:
 @dataclass(frozen=True)
 class ImportReport:
     target: str
-    provider: str
+    platform: str
     out: str  # the output folder, as the user reads it
     entries: tuple[Entry, ...]
     requests: int  # HTTP requests the read took
@@ -298,8 +298,8 @@ def synced_names(config: Config, kind: str | None) -> list[str]:
     names = [
         t.name
         for t in config.targets.values()
-        if PLATFORMS[t.provider].to_spec is not None
-        and (kind is None or kind in (k.name for k in PLATFORMS[t.provider].kinds))
+        if PLATFORMS[t.platform].to_spec is not None
+        and (kind is None or kind in (k.name for k in PLATFORMS[t.platform].kinds))
     ]
     if not names:
         usable = " or ".join(p.name for p in PLATFORMS.values() if p.to_spec)
@@ -341,7 +341,7 @@ def import_objects(
     notes = [*state.notes, *folder_notes(config, target, out)]
     return ImportReport(
         target=target.name,
-        provider=target.provider,
+        platform=target.platform,
         out=display_path(out),
         entries=tuple(entries),
         requests=requests,
@@ -355,11 +355,11 @@ def import_objects(
 
 
 def importable(target: Target, kind: str | None) -> Callable[[LiveObject], dict[str, Any]]:
-    platform = PLATFORMS[target.provider]
+    platform = PLATFORMS[target.platform]
     if platform.to_spec is None or platform.provider is None:
         usable = ", ".join(p.name for p in PLATFORMS.values() if p.to_spec)
         raise UsageError(
-            f"target {target.name!r} ({target.provider}) has no live objects to import; "
+            f"target {target.name!r} ({target.platform}) has no live objects to import; "
             f"import reads {usable} targets"
         )
     kinds = [k.name for k in platform.kinds]

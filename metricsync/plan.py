@@ -102,7 +102,7 @@ class Lookalike:
 @dataclass(frozen=True)
 class TargetPlan:
     target: str
-    provider: str
+    platform: str
     changes: tuple[Change, ...] = ()
     lookalikes: tuple[Lookalike, ...] = ()
     notes: tuple[str, ...] = ()  # warnings a reviewer must see (e.g. prune disabled)

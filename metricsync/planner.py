@@ -47,7 +47,7 @@ class Overrides:
 
 def synced_targets(workspace: Workspace) -> list[Target]:
     """The selected targets whose platform is planned (Statsig, PostHog)."""
-    return [t for t in workspace.targets if PLATFORMS[t.provider].provider is not None]
+    return [t for t in workspace.targets if PLATFORMS[t.platform].provider is not None]
 
 
 @contextmanager
@@ -57,9 +57,9 @@ def open_providers(
     with ExitStack() as stack:
         providers = {}
         for target in targets:
-            factory = PLATFORMS[target.provider].provider
+            factory = PLATFORMS[target.platform].provider
             if factory is None:
-                raise ConfigError(f"target {target.name!r} ({target.provider}) is never planned")
+                raise ConfigError(f"target {target.name!r} ({target.platform}) is never planned")
             transport = transport_for(target) if transport_for else None
             provider = factory(target, transport)
             stack.callback(provider.close)
@@ -173,7 +173,7 @@ def plan_target(
     paced = mutations + lookup.paced
     return TargetPlan(
         target=target.name,
-        provider=target.provider,
+        platform=target.platform,
         changes=changes,
         lookalikes=result.lookalikes,
         notes=(*_notes(state, result, target.policy), *_left_for_later(left)),

@@ -52,7 +52,7 @@ class Validation:
             d
             for folder in target.definitions
             for d in self.definitions.get(folder, [])
-            if PLATFORM_OF_KIND[d.kind].name == target.provider
+            if PLATFORM_OF_KIND[d.kind].name == target.platform
         ]
 
 
@@ -269,8 +269,8 @@ def _placement(config: Config, definitions: dict[str, list[Definition]]) -> Iter
     """A definition in a folder that no target of its platform reads would be silently skipped."""
     for folder, found in definitions.items():
         users = [t for t in config.targets.values() if folder in t.definitions]
-        providers = {t.provider for t in users}
-        readers = ", ".join(f"{t.name!r} ({t.provider})" for t in users)
+        providers = {t.platform for t in users}
+        readers = ", ".join(f"{t.name!r} ({t.platform})" for t in users)
         readers = f"target{'s' * (len(users) != 1)} {readers}"
         for d in found:
             platform = PLATFORM_OF_KIND[d.kind].name
@@ -284,7 +284,7 @@ def _placement(config: Config, definitions: dict[str, list[Definition]]) -> Iter
 
 def _target_findings(targets: Iterable[Target], validation: Validation) -> list[Finding]:
     """Identity and platform rules over each target's definitions (once per set of folders)."""
-    groups = {(t.provider, t.definitions): t for t in targets}
+    groups = {(t.platform, t.definitions): t for t in targets}
     findings: list[Finding] = []
     for target in groups.values():
         by_kind: dict[str, list[Definition]] = defaultdict(list)

@@ -63,7 +63,7 @@ def open_workspace(
             embedded.provide(platform, section)
         credentials = embedded.credentials()
         pointed = tuple(
-            t.pointed_at(embedded.url + PLATFORMS[t.provider].sandbox_path, credentials[t.provider])
+            t.pointed_at(embedded.url + PLATFORMS[t.platform].sandbox_path, credentials[t.platform])
             for t in targets
         )
         yield Workspace(config, pointed, validation, embedded.url)
@@ -75,8 +75,8 @@ def sandbox_references(
     """(platform, seed section) of the objects each target's definitions reference but
     metricsync does not manage: --sandbox provides them before serving (docs/sandbox/README.md)."""
     for target in targets:
-        references = PLATFORMS[target.provider].sandbox_references
+        references = PLATFORMS[target.platform].sandbox_references
         if references is not None:
             section = references(target, validation.for_target(target))
             if section:
-                yield target.provider, section
+                yield target.platform, section

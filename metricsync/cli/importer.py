@@ -98,7 +98,7 @@ def import_command(
 
 def _legacy(entry: Entry, report: ImportReport) -> str:
     return (
-        f"{entry.live.name!r} uses a legacy format that {report.provider} can no longer "
+        f"{entry.live.name!r} uses a legacy format that {report.platform} can no longer "
         f"update: {entry.file} holds it in the current format, and the next apply replaces "
         "the object (delete, then create), detaching it from experiments that use it"
     )
@@ -110,7 +110,7 @@ def render_text(report: ImportReport, sandbox: bool = False) -> str:
 
     skipped = len(report.entries) - len(report.written)
     lines = [
-        f"Imported from {report.target} ({report.provider}) into {report.out}: "
+        f"Imported from {report.target} ({report.platform}) into {report.out}: "
         f"{len(report.written)} written, {skipped} skipped."
     ]
     for reason in Skip:
@@ -192,7 +192,7 @@ def _target_document(report: ImportReport) -> dict[str, object]:
     ]
     return {
         "target": report.target,
-        "provider": report.provider,
+        "provider": report.platform,
         "out": report.out,
         "requests": report.requests,
         "written": written,

@@ -109,7 +109,7 @@ def _query_targets(config_path: Path) -> list[str]:
     from metricsync.platforms.userflux import PLATFORM
 
     config = load_config(config_path)
-    return [t.name for t in config.targets.values() if t.provider == PLATFORM.name]
+    return [t.name for t in config.targets.values() if t.platform == PLATFORM.name]
 
 
 def _variable(text: str) -> tuple[str, Any]:

@@ -31,12 +31,12 @@ def targets_command(config_path: Path, targets: tuple[str, ...], output_format: 
         import json
 
         include = [
-            {"target": t.name, "provider": t.provider, "definitions": list(t.definitions)}
+            {"target": t.name, "provider": t.platform, "definitions": list(t.definitions)}
             for t in selected
         ]
         click.echo(json.dumps({"target": [t.name for t in selected], "include": include}))
         return
-    rows = [(t.name, t.provider, t.endpoint, ", ".join(t.definitions)) for t in selected]
+    rows = [(t.name, t.platform, t.endpoint, ", ".join(t.definitions)) for t in selected]
     click.echo(_table(rows), nl=False)
 
 

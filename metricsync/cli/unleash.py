@@ -118,7 +118,7 @@ def _batches(workspace: Workspace, file: Path | None) -> list[Batch]:
     from metricsync.platforms.unleash import PLATFORM, USAGE
     from metricsync.platforms.unleash.payloads import read_payloads
 
-    chosen = [t for t in workspace.targets if t.provider == PLATFORM.name]
+    chosen = [t for t in workspace.targets if t.platform == PLATFORM.name]
     if not chosen:
         raise UsageError("no Unleash target selected (a target with provider: unleash)")
     if file is None:
@@ -142,7 +142,7 @@ def _unleash_targets(config_path: Path) -> list[str]:
     from metricsync.platforms.unleash import PLATFORM
 
     config = load_config(config_path)
-    return [t.name for t in config.targets.values() if t.provider == PLATFORM.name]
+    return [t.name for t in config.targets.values() if t.platform == PLATFORM.name]
 
 
 def _render(report: SendReport, output_format: str) -> str:

@@ -44,7 +44,7 @@ def _non_finite(document: dict[str, Any]) -> Iterator[tuple[str, tuple[str | int
 def _target(target: TargetPlan) -> dict[str, Any]:
     return {
         "target": target.target,
-        "provider": target.provider,
+        "provider": target.platform,
         "changes": [change_document(c) for c in target.changes],
         "lookalikes": [
             {"name": lk.name, "id": lk.live_id, "resembles": lk.resembles}

@@ -30,7 +30,7 @@ def render_plan(plan: Plan, colour: bool = False) -> str:
 
 
 def _target(target: TargetPlan, colour: bool) -> list[str]:
-    lines = [f"Target {target.target} ({target.provider}): {summary_counts(target.changes)}"]
+    lines = [f"Target {target.target} ({target.platform}): {summary_counts(target.changes)}"]
     for change in target.changes:
         lines += change_lines(change, colour)
     for look in target.lookalikes:
@@ -46,7 +46,7 @@ def _target(target: TargetPlan, colour: bool) -> list[str]:
         lookups = f" ({target.lookups} to look up experiments)" if target.lookups else ""
         lines.append(
             f"  {target.api_calls} API call(s){lookups}; at least "
-            f"{duration(target.minimum_seconds)} under {target.provider}'s rate limits"
+            f"{duration(target.minimum_seconds)} under {target.platform}'s rate limits"
         )
     return [*lines, ""]
 

@@ -159,7 +159,7 @@ def test_markdown_escapes_user_text(hostile: str) -> None:
     lookalike = Lookalike(hostile, "x", "Checkout conversion")
     target = plan.targets[0]
     plan = Plan(
-        (TargetPlan(target.target, target.provider, target.changes, (lookalike,)),),
+        (TargetPlan(target.target, target.platform, target.changes, (lookalike,)),),
         plan.digest,
         plan.created,
     )
