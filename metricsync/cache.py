@@ -65,7 +65,7 @@ class ValidationCache:
         if entry is None or entry[0] != digest:
             return None
         try:
-            problems = [Problem(file, *fields) for fields in entry[1]]
+            problems = [_problem(file, fields) for fields in entry[1]]
             return FileResult(problems, [(i, line, data) for i, line, data in entry[2]])
         except (TypeError, ValueError):  # an entry of another shape: validate the file afresh
             return None
@@ -84,7 +84,7 @@ class ValidationCache:
         if entry is None or entry[0] != self._digests.get(key) or found is None:
             return None
         try:
-            return [Problem(file, *fields) for fields in found]
+            return [_problem(file, fields) for fields in found]
         except (TypeError, ValueError):
             return None
 
@@ -139,6 +139,21 @@ class ValidationCache:
         # [digest, problems, valid, (rule problems)]; an entry edited into another shape is
         # dropped, and its file validated afresh.
         return {k: v for k, v in files.items() if isinstance(v, list) and len(v) >= 3}
+
+
+PROBLEM_FIELDS = (int, int, str, str, str)  # line, column, message, pointer, severity
+
+
+def _problem(file: str, fields: Any) -> Problem:
+    """A stored problem; ValueError when the entry was edited into another shape (a line that
+    is not a number would otherwise reach sorting and printing)."""
+    if not isinstance(fields, list) or len(fields) != len(PROBLEM_FIELDS):
+        raise ValueError("not a stored problem")
+    if not all(type(v) is t for v, t in zip(fields, PROBLEM_FIELDS, strict=True)):
+        raise ValueError("not a stored problem")
+    if fields[4] not in ("error", "warning"):
+        raise ValueError("not a stored problem")
+    return Problem(file, *fields)
 
 
 def _digest(source: bytes) -> str:
