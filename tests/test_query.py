@@ -22,10 +22,10 @@ from metricsync.platforms.userflux.client import (
     iter_rows,
     token_from,
 )
+from metricsync.platforms.userflux.sandbox.settings import CLIENT_SECRET, TEST_KEY
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.server import SandboxServer
 from metricsync.sandbox.transport import SandboxTransport
-from metricsync.sandbox.userflux_settings import CLIENT_SECRET, TEST_KEY
 from tests.engine.conftest import Project
 
 CREDENTIALS = {"client_secret": CLIENT_SECRET, "environment_api_key": TEST_KEY}

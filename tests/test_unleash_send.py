@@ -16,10 +16,10 @@ import pytest
 
 from metricsync.cli import run
 from metricsync.lock import project_lock
+from metricsync.platforms.unleash.sandbox.settings import ADMIN_TOKEN, BACKEND_TOKEN, FRONTEND_TOKEN
 from metricsync.sandbox.app import Outcome, SandboxApp
 from metricsync.sandbox.http import Request, Response
 from metricsync.sandbox.server import SandboxServer
-from metricsync.sandbox.unleash_settings import ADMIN_TOKEN, BACKEND_TOKEN, FRONTEND_TOKEN
 
 NOW = datetime(2026, 3, 1, 11, 30, tzinfo=UTC).timestamp()  # within the payload's hour
 USAGE = """\

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from metricsync.platforms.userflux.sandbox.settings import CLIENT_SECRET, TEST_KEY
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.server import SandboxServer
-from metricsync.sandbox.userflux_settings import CLIENT_SECRET, TEST_KEY
 from tests.engine.conftest import Project
 
 STATSIG_KEY = "console-sandbox-key"

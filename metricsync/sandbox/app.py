@@ -13,16 +13,16 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from metricsync.platforms.posthog.sandbox.emulator import PostHog
+from metricsync.platforms.statsig.sandbox.emulator import Statsig
+from metricsync.platforms.unleash.sandbox.emulator import Unleash
+from metricsync.platforms.userflux.sandbox.emulator import UserFlux
 from metricsync.sandbox import hostile
 from metricsync.sandbox.admin import ADMIN_PREFIX, Admin
 from metricsync.sandbox.faults import Decision, Faults
 from metricsync.sandbox.http import Request, Response
 from metricsync.sandbox.platform import Clock, SandboxPlatform
-from metricsync.sandbox.posthog import PostHog
-from metricsync.sandbox.statsig import Statsig
 from metricsync.sandbox.store import Store
-from metricsync.sandbox.unleash import Unleash
-from metricsync.sandbox.userflux import UserFlux
 
 PLATFORMS: tuple[type[SandboxPlatform], ...] = (Statsig, PostHog, UserFlux, Unleash)
 

@@ -16,7 +16,7 @@ from metricsync.platforms.posthog.provider import RULES as POSTHOG_RULES
 from metricsync.platforms.posthog.provider import to_payload as posthog_payload
 from metricsync.platforms.statsig.provider import RULES as STATSIG_RULES
 from metricsync.platforms.statsig.provider import to_payload as statsig_payload
-from metricsync.sandbox.statsig import Statsig
+from metricsync.platforms.statsig.sandbox.emulator import Statsig
 from metricsync.sandbox.transport import SandboxTransport
 from tests.engine.conftest import Project
 from tests.engine.test_convergence import POSTHOG_SHAPES, STATSIG_SHAPES

@@ -13,9 +13,9 @@ import yaml
 from metricsync.apply import Status
 from metricsync.normalise import Rules, desired_document, normalise
 from metricsync.platforms.posthog.provider import RULES as POSTHOG_RULES
+from metricsync.platforms.posthog.sandbox.emulator import PostHog
 from metricsync.platforms.statsig.provider import RULES as STATSIG_RULES
-from metricsync.sandbox.posthog import PostHog
-from metricsync.sandbox.statsig import Statsig
+from metricsync.platforms.statsig.sandbox.emulator import Statsig
 from tests.engine.conftest import STATSIG_UPDATES, Project, statsig_updates
 from tests.engine.test_convergence import POSTHOG_SHAPES, STATSIG_SHAPES, _document
 

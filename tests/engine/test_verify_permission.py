@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from metricsync.apply import Status
-from metricsync.sandbox.statsig import Statsig
+from metricsync.platforms.statsig.sandbox.emulator import Statsig
 from tests.engine.conftest import Project
 from tests.engine.test_scenarios import statsig
 

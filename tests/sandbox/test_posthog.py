@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from metricsync.platforms.posthog.sandbox.emulator import PostHog
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.http import Request
-from metricsync.sandbox.posthog import PostHog
 from tests.sandbox.conftest import FakeClock
 
 AUTH = {"Authorization": "Bearer phx_sandbox_personal_key"}

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from metricsync.sandbox.posthog import PostHog
+from metricsync.platforms.posthog.sandbox.emulator import PostHog
 from tests.sandbox.test_posthog import AUTH, METRICS, create, query_detail, rejected
 
 START = 1_767_607_200.0  # 2026-01-05T10:00:00Z

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from metricsync.platforms.statsig.sandbox.emulator import Statsig
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.http import Request
-from metricsync.sandbox.statsig import Statsig
 from tests.sandbox.conftest import FakeClock
 
 KEY = {"STATSIG-API-KEY": "console-sandbox-key"}

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from metricsync.platforms.userflux.sandbox.events import EVENT_NAMES
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.platform import SandboxPlatform
-from metricsync.sandbox.userflux_events import EVENT_NAMES
 from tests.sandbox.conftest import FakeClock
 
 START = 1_772_359_200.0  # 2026-03-01T10:00:00Z

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from metricsync.platforms.posthog.sandbox.fields import PostHogError, invalid, json_body
+from metricsync.platforms.posthog.sandbox.listing import links, requested_window
 from metricsync.sandbox.http import Request, Response
-from metricsync.sandbox.posthog_fields import PostHogError, invalid, json_body
-from metricsync.sandbox.posthog_list import links, requested_window
 from metricsync.sandbox.store import Store
 
 METRIC_FIELDS = ("metrics", "metrics_secondary", "saved_metrics")  # omitted from list items

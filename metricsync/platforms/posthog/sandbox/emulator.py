@@ -12,19 +12,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from metricsync.sandbox import choices
-from metricsync.sandbox.http import Handler, Request, Response, Router
-from metricsync.sandbox.platform import Clock, SandboxPlatform
-from metricsync.sandbox.posthog_experiments import (
+from metricsync.platforms.posthog.sandbox.experiments import (
     ExperimentRoutes,
     ExperimentTable,
     Linked,
     seeded_experiment,
 )
-from metricsync.sandbox.posthog_fields import PostHogError, clean, invalid, json_body, tagify
-from metricsync.sandbox.posthog_list import links, matcher, requested_window
-from metricsync.sandbox.posthog_metrics import ActionTable, SavedMetricTable
-from metricsync.sandbox.posthog_query import (
+from metricsync.platforms.posthog.sandbox.fields import (
+    PostHogError,
+    clean,
+    invalid,
+    json_body,
+    tagify,
+)
+from metricsync.platforms.posthog.sandbox.listing import links, matcher, requested_window
+from metricsync.platforms.posthog.sandbox.metrics import ActionTable, SavedMetricTable
+from metricsync.platforms.posthog.sandbox.query import (
     LEGACY_UPDATE,
     UUID_CHANGED,
     QueryError,
@@ -35,6 +38,9 @@ from metricsync.sandbox.posthog_query import (
     with_action_names,
     with_new_uuid,
 )
+from metricsync.sandbox import choices
+from metricsync.sandbox.http import Handler, Request, Response, Router
+from metricsync.sandbox.platform import Clock, SandboxPlatform
 from metricsync.sandbox.ratelimit import SlidingWindowLimiter
 from metricsync.sandbox.store import Store
 

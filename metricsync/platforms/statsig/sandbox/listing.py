@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from metricsync.platforms.statsig.sandbox.parsing import INVALID_REQUEST, Issue, StatsigError, issue
 from metricsync.sandbox.http import Request
-from metricsync.sandbox.statsig_rules import INVALID_REQUEST, Issue, StatsigError, issue
 
 FILTER_PARAMS = ("showHiddenMetrics", "tags", "filters")
 MetricFilter = Callable[[Mapping[str, Any]], bool]

@@ -13,13 +13,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from metricsync.platforms.userflux.sandbox.events import ENVIRONMENTS, seeded_row
+from metricsync.platforms.userflux.sandbox.settings import TEST_KEY, ApiKey, UserFluxSettings
+from metricsync.platforms.userflux.sandbox.sql import (
+    QueryError,
+    Warehouse,
+    decode_query,
+    substitute,
+)
 from metricsync.sandbox.http import Request, Response, Router
 from metricsync.sandbox.platform import Clock, SandboxPlatform
 from metricsync.sandbox.ratelimit import SlidingWindowLimiter
 from metricsync.sandbox.store import Store
-from metricsync.sandbox.userflux_events import ENVIRONMENTS, seeded_row
-from metricsync.sandbox.userflux_settings import TEST_KEY, ApiKey, UserFluxSettings
-from metricsync.sandbox.userflux_sql import QueryError, Warehouse, decode_query, substitute
 
 # Pre-defined metrics every sandbox knows; seed files add more or replace these by id.
 DEFAULT_METRICS = {

@@ -11,8 +11,8 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from metricsync.platforms.unleash.sandbox.payload import Counts, Payload
 from metricsync.sandbox.store import Store
-from metricsync.sandbox.unleash_payload import Counts, Payload
 
 HOUR = 3600
 USAGE_RETENTION_HOURS = 48

@@ -14,13 +14,13 @@ import time
 import uuid
 from typing import Any
 
+from metricsync.platforms.unleash.sandbox.payload import HandlerFailure, accept, schema_problems
+from metricsync.platforms.unleash.sandbox.settings import BACKEND_TOKEN, Token, UnleashSettings
+from metricsync.platforms.unleash.sandbox.usage import UsageLedger
 from metricsync.sandbox.http import Request, Response, Router
 from metricsync.sandbox.platform import Clock, SandboxPlatform
 from metricsync.sandbox.ratelimit import SlidingWindowLimiter
 from metricsync.sandbox.store import Store
-from metricsync.sandbox.unleash_payload import HandlerFailure, accept, schema_problems
-from metricsync.sandbox.unleash_settings import BACKEND_TOKEN, Token, UnleashSettings
-from metricsync.sandbox.unleash_usage import UsageLedger
 
 AUTH_REQUIRED = (
     "This endpoint requires an API token. Please add an authorization header to your request "

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from metricsync.sandbox.statsig_rules import DEFINITION_FIELDS
+from metricsync.platforms.statsig.sandbox.parsing import DEFINITION_FIELDS
 from metricsync.sandbox.store import Store
 
 API_CREATOR = "CONSOLE API"

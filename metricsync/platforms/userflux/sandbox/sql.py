@@ -16,13 +16,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from metricsync.sandbox.store import Store
-from metricsync.sandbox.userflux_events import (
+from metricsync.platforms.userflux.sandbox.events import (
     ENVIRONMENTS,
     EventRow,
     insert_rows,
     open_events_database,
 )
+from metricsync.sandbox.store import Store
 
 
 class QueryError(Exception):

@@ -8,9 +8,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from metricsync.platforms.statsig.sandbox.listing import pagination, requested_page
+from metricsync.platforms.statsig.sandbox.parsing import NOT_FOUND, StatsigError, issue
 from metricsync.sandbox.http import Request, Response, Router
-from metricsync.sandbox.statsig_list import pagination, requested_page
-from metricsync.sandbox.statsig_rules import NOT_FOUND, StatsigError, issue
 from metricsync.sandbox.store import Store
 
 STATUSES = (

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from metricsync.platforms.posthog.sandbox.query import nodes
 from metricsync.sandbox.http import Request
-from metricsync.sandbox.posthog_query import nodes
 
 
 @dataclass(frozen=True)

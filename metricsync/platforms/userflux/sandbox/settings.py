@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from metricsync.platforms.userflux.sandbox.events import ENVIRONMENTS
 from metricsync.sandbox import choices
-from metricsync.sandbox.userflux_events import ENVIRONMENTS
 
 CLIENT_SECRET = "uf-sandbox-client-secret"
 TEST_KEY = "uf-sandbox-test-key"

@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from metricsync.sandbox import choices
-from metricsync.sandbox.http import Request, Response, Router
-from metricsync.sandbox.platform import Clock, SandboxPlatform
-from metricsync.sandbox.ratelimit import SlidingWindowLimiter
-from metricsync.sandbox.statsig_experiments import ExperimentRoutes
-from metricsync.sandbox.statsig_list import pagination, requested_page, tag_filter
-from metricsync.sandbox.statsig_metrics import MetricTable, merged_metric, new_metric, seeded_metric
-from metricsync.sandbox.statsig_rules import (
+from metricsync.platforms.statsig.sandbox.experiments import ExperimentRoutes
+from metricsync.platforms.statsig.sandbox.listing import pagination, requested_page, tag_filter
+from metricsync.platforms.statsig.sandbox.metrics import (
+    MetricTable,
+    merged_metric,
+    new_metric,
+    seeded_metric,
+)
+from metricsync.platforms.statsig.sandbox.parsing import (
     CREATE,
     CREATE_TYPES,
     NOT_FOUND,
@@ -32,7 +33,11 @@ from metricsync.sandbox.statsig_rules import (
     parse,
     type_rules,
 )
-from metricsync.sandbox.statsig_tags import TagRoutes, TagTable, json_body
+from metricsync.platforms.statsig.sandbox.tags import TagRoutes, TagTable, json_body
+from metricsync.sandbox import choices
+from metricsync.sandbox.http import Request, Response, Router
+from metricsync.sandbox.platform import Clock, SandboxPlatform
+from metricsync.sandbox.ratelimit import SlidingWindowLimiter
 from metricsync.sandbox.store import Store
 
 BUILT_IN_UNIT_TYPES = ("userID", "stableID")

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from metricsync.sandbox.http import Request, Response, Router
-from metricsync.sandbox.statsig_list import pagination, requested_page
-from metricsync.sandbox.statsig_rules import (
+from metricsync.platforms.statsig.sandbox.listing import pagination, requested_page
+from metricsync.platforms.statsig.sandbox.parsing import (
     INVALID_REQUEST,
     NOT_FOUND,
     TAG_CREATE,
@@ -16,6 +15,7 @@ from metricsync.sandbox.statsig_rules import (
     StatsigError,
     parse,
 )
+from metricsync.sandbox.http import Request, Response, Router
 from metricsync.sandbox.store import Store
 
 

@@ -1,0 +1,1 @@
+"""The PostHog emulator of the sandbox (docs/sandbox/posthog.md)."""

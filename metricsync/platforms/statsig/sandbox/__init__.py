@@ -1,0 +1,1 @@
+"""The Statsig emulator of the sandbox (docs/sandbox/statsig.md)."""

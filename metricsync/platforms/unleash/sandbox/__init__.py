@@ -1,0 +1,1 @@
+"""The Unleash emulator of the sandbox (docs/sandbox/unleash.md)."""

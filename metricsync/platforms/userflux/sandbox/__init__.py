@@ -1,0 +1,1 @@
+"""The UserFlux emulator of the sandbox (docs/sandbox/userflux.md)."""
