@@ -10,8 +10,6 @@ from typing import Any
 from metricsync.definitions import Definition
 from metricsync.live import LiveObject
 
-FORMAT_VERSION = 1
-
 
 class Action(StrEnum):
     CREATE = "create"

@@ -75,8 +75,8 @@ def plan_command(
     `--out FILE` saves the plan for `metricsync apply FILE`, which refuses it if anything it
     touches changed since.
     """
+    from metricsync.plan_file import save
     from metricsync.planner import Overrides, build_plan, open_session
-    from metricsync.saved import save
 
     overrides = Overrides(allow_deletes, allow_changes_percent, adopt_from)
     with open_session(config_path, targets, sandbox) as session:
@@ -139,11 +139,11 @@ def apply_command(
     from metricsync.apply import apply_plan
     from metricsync.interrupt import Interruption, signals_handled
     from metricsync.lock import lock_for_config
+    from metricsync.plan_file import changed_since_review, read
     from metricsync.planner import Overrides, build_plan, open_session
     from metricsync.render.text import render_outcome, render_plan, render_report
-    from metricsync.saved import changed_since_review, read_saved
 
-    saved = read_saved(planfile) if planfile else None
+    saved = read(planfile) if planfile else None
     names = targets or (saved.targets if saved else ())
     if saved is not None:  # the takeovers reviewed in the saved plan stay takeovers
         reviewed = (c.get("adopt_from") for c in saved.changes.values())

@@ -14,9 +14,9 @@ from metricsync.errors import MetricsyncError
 from metricsync.importer import Entry, Skip, check
 from metricsync.live import LiveObject
 from metricsync.plan import Action, Change, FieldChange, Plan, TargetPlan
+from metricsync.plan_file import save
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.transport import SandboxTransport
-from metricsync.saved import save
 
 LIVE = {"name": "Checkout revenue", "type": "sum", "unitTypes": ["userID"],
         "metricEvents": [{"name": "buy", "type": "value"}], "warehouseNative": {"cap": math.nan}}  # fmt: skip

@@ -1,5 +1,6 @@
-"""A saved plan that is not one (any shape, any content) is refused as invalid input (exit 3),
-naming the file and what is wrong, before anything is read or sent."""
+"""The plan file: a saved plan reads back as the plan it was, and one whose touched objects moved
+since review is stale. A saved plan that is not one (any shape, any content) is refused as invalid
+input (exit 3), naming the file and what is wrong, before anything is read or sent."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 import pytest
 
 from metricsync.cli import run
-from metricsync.plan import FORMAT_VERSION
+from metricsync.plan import Action, Change, FieldChange, Plan, TargetPlan
+from metricsync.plan_file import FORMAT_VERSION, changed_since_review, read, save
 
 CHANGE = {"action": "create", "kind": "statsig/metric", "name": "Revenue", "id": None,
           "fingerprint": None, "fields": [{"path": "type", "after": "sum"}]}  # fmt: skip
@@ -105,3 +107,30 @@ def test_a_folder_given_as_the_saved_plan_is_invalid_input(
     assert (
         capsys.readouterr().err == f"Error: cannot read the saved plan {folder}: Is a directory\n"
     )
+
+
+def _plan(description_live: str | None, fingerprint: str | None) -> Plan:
+    fields = (FieldChange("description", description_live, "Reviewed text"),)
+    change = Change(Action.UPDATE, "statsig/metric", "Revenue", "m1", fields=fields,
+                    fingerprint=fingerprint)  # fmt: skip
+    return Plan((TargetPlan("statsig-prod", "statsig", (change,)),), "abc", "2026-01-01")
+
+
+def test_a_saved_plan_reads_back_as_the_plan_it_was(tmp_path: Path) -> None:
+    plan = _plan("Old text", "f1")
+    save(plan, tmp_path / "plans" / "plan.json")
+    saved = read(tmp_path / "plans" / "plan.json")
+    assert (saved.digest, saved.targets) == ("abc", ("statsig-prod",))
+    assert saved.touches("statsig-prod", plan.changes[0])
+    assert not saved.touches("posthog-prod", plan.changes[0])
+    assert changed_since_review(saved, plan) == []
+
+
+def test_a_live_field_moved_since_review_makes_the_saved_plan_stale(tmp_path: Path) -> None:
+    save(_plan("Old text", "f1"), tmp_path / "plan.json")
+    fresh = _plan("Edited in the console", "f2")
+    assert changed_since_review(read(tmp_path / "plan.json"), fresh) == [
+        "statsig-prod: statsig/metric:Revenue: reviewed update (description; live object f1); "
+        "now update (description; live object f2)",
+        '    description: live "Old text" when reviewed, now "Edited in the console"',
+    ]
