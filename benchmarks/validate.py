@@ -382,7 +382,7 @@ RULES_ALONE = "the rules alone, every definition checked in-process"
 def rules_alone(ruled: Path) -> Callable[[], None]:
     """The rules' own work: every parsed definition checked, without reading or parsing."""
     from metricsync import governance, validation
-    from metricsync.config import load_config
+    from metricsync.config_file import load_config
 
     config = load_config(ruled / "metricsync.yaml")
     targets = list(config.targets.values())

@@ -1,20 +1,15 @@
-"""The project config (metricsync.yaml): schema-checked, then turned into frozen targets."""
+"""The project config as frozen values: targets, their policy and rules. Reading metricsync.yaml
+into them is config_file.py's job."""
 
 from __future__ import annotations
 
-import ipaddress
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from metricsync import governance, schema
-from metricsync.documents import Locator, load_file, non_finite, problem_at
-from metricsync.errors import ConfigError, UsageError
-from metricsync.platforms import KINDS, PLATFORMS
-from metricsync.problems import Problem
+from metricsync.errors import UsageError
+from metricsync.governance import KindRules
 from metricsync.secrets import SecretRef
 
 CONFIG_SCHEMA = "config.schema.json"
@@ -45,7 +40,7 @@ class Target:
     settings: Mapping[str, Any] = field(default_factory=dict)  # provider keys that are not secrets
     secrets: Mapping[str, SecretRef] = field(default_factory=dict)
     fixed_credentials: Mapping[str, str] | None = None  # set by --sandbox: no variables needed
-    rules: Mapping[str, governance.KindRules] = field(default_factory=dict)  # by kind
+    rules: Mapping[str, KindRules] = field(default_factory=dict)  # by kind
 
     def secret(self, key: str) -> str:
         """A secret config key's value, resolved now (ConfigError names a missing variable)."""
@@ -81,172 +76,6 @@ class Config:
 
     def folder(self, relative: str) -> Path:
         return (self.root / relative).resolve()
-
-
-def read_config(path: Path) -> tuple[Config | None, list[Problem]]:
-    """The config and every problem found in it; the config is None when any is an error."""
-    try:
-        source = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"no config file at {path} (pass --config PATH)") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from None
-    file = display_path(path)
-    loaded = load_file(file, source)
-    problems = list(loaded.problems)
-    documents = [d for d in loaded.documents if d.data is not None]
-    if problems:
-        return None, problems
-    if len(documents) != 1 or not isinstance(documents[0].data, dict):
-        return None, [Problem(file, 1, 1, "the config must be one YAML mapping (version, targets)")]
-    document = documents[0]
-    errors = schema.validator(CONFIG_SCHEMA).errors(document.data)
-    unreadable = list(non_finite(document.data))  # the schema sees NaN as null: say what it is
-    paths = {where for where, _ in unreadable}
-    found = [(e.path, e.message, e.at_key) for e in errors if e.path not in paths]
-    found += [(where, message, False) for where, message in unreadable]
-    found += [(where, message, False) for where, message in _value_rules(document.data)]
-    kinds = {name: kind.schema for name, kind in KINDS.items()}
-    platforms = {name: [k.name for k in p.kinds] for name, p in PLATFORMS.items()}
-    rules = governance.config_findings(document.data, kinds, platforms)
-    found += [(where, message, False) for where, message in rules]
-    root = path.resolve().parent
-    found += [(where, message, False) for where, message in _folder_rules(root, document.data)]
-    locator = Locator(source)
-    problems = [problem_at(locator, document, p, m, at_key=k) for p, m, k in found]
-    if problems:
-        return None, sorted(problems)
-    return _build(path.resolve(), document.data), []
-
-
-def load_config(path: Path) -> Config:
-    """The config, or InvalidInput with every problem in it."""
-    from metricsync.errors import InvalidInput
-
-    config, problems = read_config(path)
-    if config is None:
-        raise InvalidInput(problems)
-    return config
-
-
-Where = tuple[str | int, ...]
-
-
-def _targets(data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    targets = data.get("targets")
-    for name, target in targets.items() if isinstance(targets, dict) else ():
-        if isinstance(target, dict):
-            yield name, target
-
-
-def _value_rules(data: dict[str, Any]) -> Iterator[tuple[Where, str]]:
-    """Rules on values the schema lets through: plain http, secrets written into other keys."""
-    for name, target in _targets(data):
-        platform = PLATFORMS.get(str(target.get("provider")))
-        url = target.get(platform.endpoint_key) if platform else None
-        broken = _unparsable(url) if platform and isinstance(url, str) else None
-        if platform and broken:
-            yield ("targets", name, platform.endpoint_key), broken
-        elif platform and isinstance(url, str) and not _secure_enough(url):
-            message = f"plain http:// is refused for {urlsplit(url).hostname!r}; use https://"
-            yield ("targets", name, platform.endpoint_key), message + " (http is for loopback only)"
-        secrets = platform.secrets if platform else ()
-        for key, value in target.items():
-            what = _secret_looking(value) if key not in secrets else None
-            if what:
-                yield ("targets", name, key), f"{what}; {SECRET_ADVICE}"
-
-
-SECRET_ADVICE = "put secrets in environment variables and write env:NAME here"
-_SECRET_SHAPES = (
-    (re.compile(r"^(?:console|secret|client)-[A-Za-z0-9]{16,}$"), "this looks like a Statsig key"),
-    (re.compile(r"^ph[xc]_[A-Za-z0-9]{20,}$"), "this looks like a PostHog key"),
-    (re.compile(r"^[*\w-]+:[\w-]+\.[0-9a-f]{32,}$"), "this looks like an Unleash token"),
-    (re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@"), "this URL holds a password"),
-)
-
-
-def _secret_looking(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    return next((what for shape, what in _SECRET_SHAPES if shape.search(value)), None)
-
-
-def _folder_rules(root: Path, data: dict[str, Any]) -> Iterator[tuple[Where, str]]:
-    """One target's folders must not overlap: their common files would be read twice."""
-    for name, target in _targets(data):
-        folders = target.get("definitions")
-        seen: list[tuple[Path, str]] = []
-        for i, folder in enumerate(folders if isinstance(folders, list) else ()):
-            if not isinstance(folder, str):
-                continue
-            try:
-                here = (root / folder).resolve()
-            except RuntimeError:  # Python before 3.13 raises this for a symbolic link loop
-                yield ("targets", name, "definitions", i), f"{folder!r} is a symbolic link loop"
-                continue
-            except (OSError, ValueError) as exc:  # too long, a NUL: no folder can have the name
-                why = exc.strerror if isinstance(exc, OSError) else str(exc)
-                yield ("targets", name, "definitions", i), f"{folder!r} cannot be a folder: {why}"
-                continue
-            for there, other in seen:
-                if here == there or there in here.parents or here in there.parents:
-                    overlap = f"definitions folders {other!r} and {folder!r} overlap"
-                    yield ("targets", name, "definitions", i), f"{overlap}; keep one of them"
-                    break
-            seen.append((here, folder))
-
-
-def _unparsable(url: str) -> str | None:
-    try:
-        urlsplit(url).port  # noqa: B018 - reading it checks the host and port
-    except ValueError as exc:
-        return f"{url!r} is not a valid URL ({exc})"
-    return None
-
-
-def _secure_enough(url: str) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme != "http":
-        return True
-    host = parts.hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _build(path: Path, data: dict[str, Any]) -> Config:
-    policy = Policy().merged(data.get("policy", {}))
-    rules = data.get("rules")
-    targets = {name: _target(name, raw, policy, rules) for name, raw in data["targets"].items()}
-    return Config(path, targets, policy)
-
-
-def _target(name: str, raw: dict[str, Any], policy: Policy, rules: Any) -> Target:
-    platform = PLATFORMS[raw["provider"]]
-    endpoint = raw.get(platform.endpoint_key) or platform.default_endpoint or ""
-    reserved = {"provider", "definitions", "policy", "rules", platform.endpoint_key}
-    reserved.update(platform.secrets)
-    settings = dict(platform.settings_defaults)
-    settings.update({k: v for k, v in raw.items() if k not in reserved})
-    return Target(
-        name=name,
-        platform=platform.name,
-        definitions=tuple(raw["definitions"]),
-        endpoint=endpoint.rstrip("/"),
-        policy=policy.merged(raw.get("policy", {})),
-        settings=settings,
-        secrets={k: SecretRef(raw[k][4:], k) for k in platform.secrets if k in raw},
-        rules=governance.effective(
-            rules,
-            raw.get("rules"),
-            [k.name for k in platform.kinds],
-            [k.name for k in platform.kinds if k.casefold_tags],
-        ),
-    )
 
 
 def display_path(path: Path) -> str:

@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from metricsync import schema
 from metricsync.cache import FileResult, Valid
@@ -24,7 +24,6 @@ from metricsync.problems import Problem, Severity, pointer_of
 
 if TYPE_CHECKING:
     from metricsync.cache import ValidationCache
-    from metricsync.config import Target
 
 Where = tuple[str | int, ...]
 RULES = ("name_pattern", "required", "one_tag_of", "severity")
@@ -371,7 +370,19 @@ class FolderRules:
         return problems
 
 
-def for_folder(targets: Iterable[Target], folder: str, lenient: bool = False) -> FolderRules:
+class Ruled(Protocol):
+    """What for_folder reads of a config Target (the config model holds KindRules values, so
+    this module does not import it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def definitions(self) -> tuple[str, ...]: ...
+    @property
+    def rules(self) -> Mapping[str, KindRules]: ...
+
+
+def for_folder(targets: Iterable[Ruled], folder: str, lenient: bool = False) -> FolderRules:
     """The rules of the run's targets that read `folder`; when they differ for a kind, each
     problem names the targets whose rule it breaks. `lenient` makes every violation a warning."""
     sets: dict[str, dict[KindRules, list[str]]] = {}

@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 from metricsync import governance, schema
 from metricsync.bulk import paused_gc
-from metricsync.config import Config, Target, display_path, load_config
+from metricsync.config import Config, Target, display_path
+from metricsync.config_file import load_config
 from metricsync.definitions import Definition
 from metricsync.documents import load_file, non_finite
 from metricsync.errors import MetricsyncError, UsageError
@@ -134,7 +135,7 @@ def check(entries: Sequence[Entry]) -> list[Entry]:
             by_kind.setdefault(document["kind"], {})[i] = definition
     for kind, definitions in by_kind.items():
         index = {id(d): i for i, d in definitions.items()}
-        for finding in KINDS[kind].rules(list(definitions.values())):
+        for finding in KINDS[kind].checks(list(definitions.values())):
             where = index.get(id(finding.definition))
             if finding.severity == "error" and where is not None:
                 problems.setdefault(where, _problem(finding.message, finding.path))

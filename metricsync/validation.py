@@ -20,7 +20,8 @@ from typing import Any
 from metricsync import governance, schema
 from metricsync.bulk import paused_gc
 from metricsync.cache import FileResult, ValidationCache
-from metricsync.config import Config, Target, display_path, read_config
+from metricsync.config import Config, Target, display_path
+from metricsync.config_file import read_config
 from metricsync.definitions import Definition, from_document
 from metricsync.documents import Locator, load_file, non_finite, problem_at
 from metricsync.platforms import KINDS, PLATFORM_OF_KIND
@@ -292,7 +293,7 @@ def _target_findings(targets: Iterable[Target], validation: Validation) -> list[
             by_kind[d.kind].append(d)
         for kind_name, group in by_kind.items():
             findings += _identity_rules(group, KINDS[kind_name].casefold_names)
-            findings += KINDS[kind_name].rules(group)
+            findings += KINDS[kind_name].checks(group)
     return findings
 
 

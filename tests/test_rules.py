@@ -618,7 +618,7 @@ def test_the_cache_keeps_each_rule_sets_results_for_alternating_targets(
 
 
 def test_the_documented_example_is_valid_and_merges_as_documented() -> None:
-    from metricsync.config import read_config
+    from metricsync.config_file import read_config
 
     root = Path(__file__).resolve().parents[1]
     config, problems = read_config(root / "docs" / "examples" / "rules.yaml")

@@ -360,7 +360,7 @@ def test_a_file_larger_than_one_read_is_read_whole(tmp_path: Path) -> None:
 
 def test_composite_cycles_are_found_in_long_chains_and_wide_lattices() -> None:
     from metricsync.definitions import Definition
-    from metricsync.platforms.statsig.rules import check_metrics
+    from metricsync.platforms.statsig.checks import check_metrics
 
     def composite(name: str, *parts: str) -> Definition:
         components = [{"name": part, "type": "composite"} for part in parts]

@@ -105,7 +105,7 @@ def find_query(workspace: Workspace, name: str) -> tuple[Target, Definition]:
 
 def _query_targets(config_path: Path) -> list[str]:
     """Without --target, only the UserFlux targets are validated and used."""
-    from metricsync.config import load_config
+    from metricsync.config_file import load_config
     from metricsync.platforms.userflux import PLATFORM
 
     config = load_config(config_path)

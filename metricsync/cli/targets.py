@@ -24,7 +24,7 @@ def targets_command(config_path: Path, targets: tuple[str, ...], output_format: 
 
     `--format json` prints {"target": [...], "include": [...]} for a CI job matrix.
     """
-    from metricsync.config import load_config
+    from metricsync.config_file import load_config
 
     selected = load_config(config_path).select(targets)
     if output_format == "json":

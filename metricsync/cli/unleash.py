@@ -47,7 +47,7 @@ def validate_command(
 
     Never uses the network. Exit 0 when valid (warnings allowed), 3 when any error was found.
     """
-    from metricsync.config import load_config
+    from metricsync.config_file import load_config
     from metricsync.platforms.unleash.payloads import read_payloads
     from metricsync.render.validation import render
     from metricsync.validation import Validation, validate_project
@@ -138,7 +138,7 @@ def _batches(workspace: Workspace, file: Path | None) -> list[Batch]:
 
 def _unleash_targets(config_path: Path) -> list[str]:
     """Without --target, only the Unleash targets are validated and used."""
-    from metricsync.config import load_config
+    from metricsync.config_file import load_config
     from metricsync.platforms.unleash import PLATFORM
 
     config = load_config(config_path)

@@ -1,4 +1,4 @@
-"""What a platform module declares: its kinds, their schemas and rules, and its config keys."""
+"""What a platform module declares: its kinds, their schemas and checks, and its config keys."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ ProviderFactory = Callable[["Target", "httpx.BaseTransport | None"], "Provider"]
 
 @dataclass(frozen=True)
 class Finding:
-    """A rule's verdict on one field of one definition; the validator turns it into a Problem."""
+    """A check's verdict on one field of one definition; the validator turns it into a Problem."""
 
     definition: Definition
     path: tuple[str | int, ...]
@@ -30,14 +30,14 @@ class Finding:
     at_key: bool = False
 
 
-Rule = Callable[[Sequence["Definition"]], Iterable[Finding]]
+Check = Callable[[Sequence["Definition"]], Iterable[Finding]]
 
 
 @dataclass(frozen=True)
 class Kind:
     name: str  # as written in YAML: "statsig/metric"
     schema: str  # resource path under metricsync/schemas
-    rules: Rule  # cross-document and platform rules over one folder's definitions of this kind
+    checks: Check  # cross-document and platform checks over one folder's definitions of this kind
     casefold_names: bool = False  # names unique case-insensitively, as the server checks them
     casefold_tags: bool = False  # the server trims and lower-cases tags (rules compare so too)
 
@@ -61,12 +61,12 @@ class Platform:
     sandbox_references: Callable[[Target, Sequence[Definition]], dict[str, Any]] | None = None
 
 
-def rules(*checks: Callable[[Definition], Iterable[Finding]]) -> Rule:
-    """A Rule that applies per-definition checks to every definition of a folder."""
+def checks(*each: Callable[[Definition], Iterable[Finding]]) -> Check:
+    """A Check that applies per-definition checks to every definition of a folder."""
 
     def run(definitions: Sequence[Definition]) -> Iterable[Finding]:
         for definition in definitions:
-            for check in checks:
+            for check in each:
                 yield from check(definition)
 
     return run

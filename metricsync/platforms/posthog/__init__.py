@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from metricsync.platforms.base import Kind, Platform
-from metricsync.platforms.posthog.rules import check_saved_metrics
+from metricsync.platforms.posthog.checks import check_saved_metrics
 
 if TYPE_CHECKING:
     import httpx

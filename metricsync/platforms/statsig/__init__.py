@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from metricsync.platforms.base import Kind, Platform
-from metricsync.platforms.statsig.rules import check_metrics
+from metricsync.platforms.statsig.checks import check_metrics
 
 if TYPE_CHECKING:
     import httpx

@@ -1,7 +1,7 @@
 """Unleash client metrics: `unleash/usage` payloads, validated and sent only on request."""
 
 from metricsync.platforms.base import Kind, Platform
-from metricsync.platforms.unleash.rules import check_usage
+from metricsync.platforms.unleash.checks import check_usage
 
 USAGE = Kind("unleash/usage", "unleash/usage.schema.json", check_usage)
 

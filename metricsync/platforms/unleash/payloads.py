@@ -47,7 +47,7 @@ def read_payloads(path: Path) -> PayloadFile:
         elif _schema_check(result, locator, document, raw):
             result.payloads.append(_definition(document, raw, result.file))
             checked[document.index] = (document, raw)
-    for finding in USAGE.rules(result.payloads):
+    for finding in USAGE.checks(result.payloads):
         document, raw = checked[finding.definition.index]
         where = finding.path[1:] if raw else finding.path  # a raw payload is the spec itself
         problem = problem_at(locator, document, where, finding.message, severity=finding.severity)

@@ -1,7 +1,7 @@
 """UserFlux Metrics API: `userflux/query` definitions are run as checks, never planned."""
 
 from metricsync.platforms.base import Kind, Platform
-from metricsync.platforms.userflux.rules import check_queries
+from metricsync.platforms.userflux.checks import check_queries
 
 QUERY = Kind("userflux/query", "userflux/query.schema.json", check_queries)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metricsync.errors import ExitCode, MetricsyncError
-from metricsync.platforms.userflux.rules import PLACEHOLDER, placeholders, server_variable_problem
+from metricsync.platforms.userflux.checks import PLACEHOLDER, placeholders, server_variable_problem
 
 # Quoted regions of SQL: '…' string literals ('' escapes a quote), "…" and `…` identifiers,
 # -- and /* */ comments. An unterminated region runs to the end of the text.

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from metricsync.definitions import Definition
-from metricsync.platforms.base import Finding, rules
+from metricsync.platforms.base import Finding, checks
 
 PLACEHOLDER = re.compile(r"@\{([^}]*)\}")
 # What could end the quoted text or identifier a server-side substitution puts a value in.
@@ -76,4 +76,4 @@ def _server_variables(d: Definition) -> Iterator[Finding]:
             yield Finding(d, ("spec", "variables", name), problem)
 
 
-check_queries = rules(_one_source, _bindings, _server_variables)
+check_queries = checks(_one_source, _bindings, _server_variables)

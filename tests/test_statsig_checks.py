@@ -1,4 +1,4 @@
-"""Statsig rules `validate` applies beyond the schema, as the vendor's own source has them."""
+"""Statsig checks `validate` applies beyond the schema, as the vendor's own source has them."""
 
 from __future__ import annotations
 

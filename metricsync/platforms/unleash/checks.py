@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from metricsync.definitions import Definition
-from metricsync.platforms.base import Finding, rules
+from metricsync.platforms.base import Finding, checks
 
 
 def timestamp(value: Any) -> datetime | None:
@@ -65,4 +65,4 @@ def _server_rules(d: Definition) -> Iterator[Finding]:
         yield Finding(d, ("spec", *path), message, "warning" if warning else "error")
 
 
-check_usage = rules(_server_rules)
+check_usage = checks(_server_rules)

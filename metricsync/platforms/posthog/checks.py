@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from metricsync.definitions import Definition
-from metricsync.platforms.base import Finding, rules
+from metricsync.platforms.base import Finding, checks
 
 LEGACY_KINDS = ("ExperimentTrendsQuery", "ExperimentFunnelsQuery")
 REQUIRED = {
@@ -121,4 +121,4 @@ def _legacy(d: Definition) -> Iterator[Finding]:
         )
 
 
-check_saved_metrics = rules(_name, _legacy, _query_shape, _threshold, _exposure_start)
+check_saved_metrics = checks(_name, _legacy, _query_shape, _threshold, _exposure_start)
