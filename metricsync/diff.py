@@ -14,7 +14,7 @@ from typing import Any
 
 from metricsync.definitions import Definition
 from metricsync.live import LiveObject
-from metricsync.normalise import Rules, managed_view, normalise
+from metricsync.normalise import Normalisation, managed_view, normalise
 from metricsync.ownership import Claim, ForeignOwner
 from metricsync.plan import ABSENT, Action, Change, FieldChange, ForeignTwin, Lookalike
 
@@ -33,7 +33,7 @@ class KindDiff:
     """What the diff needs to know about one kind on one target."""
 
     kind: str
-    rules: Rules
+    normalisation: Normalisation
     casefold_names: bool = False
     replace_fields: tuple[str, ...] = ()  # a change here cannot be made in place
     # fields this target's platform does not change in place (configured, or learnt when an
@@ -116,7 +116,7 @@ def _changes_for(
     d: Definition, obj: LiveObject | None, spec: KindDiff
 ) -> Iterator[Change | ForeignTwin]:
     if obj is None:
-        fields = tuple(explain({}, normalise(d.spec, spec.rules)))  # the desired document
+        fields = tuple(explain({}, normalise(d.spec, spec.normalisation)))  # the desired document
         yield _desired_change(Action.CREATE, d, fields=fields)
         return
     left, right = _views(d, obj.spec, spec)
@@ -170,9 +170,9 @@ def _views(
     (the one the writes send; `normalise` fills its defaults) and a live spec, normalised alike
     and restricted to the fields the definition manages."""
     return managed_view(
-        normalise(d.spec, spec.rules),
-        normalise(live, spec.rules),
-        spec.rules,
+        normalise(d.spec, spec.normalisation),
+        normalise(live, spec.normalisation),
+        spec.normalisation,
         d.lifecycle.ignore_changes,
     )
 

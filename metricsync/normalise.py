@@ -7,7 +7,7 @@ Paths are dotted; `*` stands for every item of a list (`metricEvents.*.criteria.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,7 @@ Rewrite = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
-class Rules:
+class Normalisation:
     defaults: Mapping[str, Any] = field(default_factory=dict)  # filled in when absent
     drop: tuple[str, ...] = ()  # server-managed paths, never compared
     sets: tuple[str, ...] = ()  # lists whose order carries no meaning
@@ -25,55 +25,60 @@ class Rules:
     blank: tuple[str, ...] = ()  # top-level text fields where an explicit null or "" is a value
 
 
-def desired_document(spec: Mapping[str, Any], rules: Rules) -> dict[str, Any]:
+def desired_document(spec: Mapping[str, Any], normalisation: Normalisation) -> dict[str, Any]:
     """The one desired document of a definition: its spec with the kind's documented defaults
     filled in. The plan compares this document (normalised) and every write sends it, so a
     field the plan compares is always in the request that applies it: a value edited in a
     platform's UI is restored by the next apply, defaults included (docs/platforms/README.md)."""
     document = dict(spec)
-    fill_defaults(document, rules)
+    fill_defaults(document, normalisation)
     return document
 
 
-def fill_defaults(value: dict[str, Any], rules: Rules) -> None:
+def fill_defaults(value: dict[str, Any], normalisation: Normalisation) -> None:
     """The one place defaults are filled, for the desired document and for `normalise`: so
     `normalise(spec)` is the desired document normalised, without copying the spec twice."""
-    for key, default in rules.defaults.items():
+    for key, default in normalisation.defaults.items():
         if key not in value:
             value[key] = _clean(default)
 
 
-def normalise(spec: Mapping[str, Any], rules: Rules) -> dict[str, Any]:
+def normalise(spec: Mapping[str, Any], normalisation: Normalisation) -> dict[str, Any]:
     """A comparable copy of `spec`: defaults filled, server fields dropped, empties removed,
     set-like lists sorted. Applied identically to desired and live specs."""
-    skipped = _top_level(rules.drop)
+    skipped = _top_level(normalisation.drop)
     value: dict[str, Any] = _clean({k: v for k, v in spec.items() if k not in skipped})
-    fill_defaults(value, rules)
-    for path in rules.listify:
+    fill_defaults(value, normalisation)
+    for path in normalisation.listify:
         _apply(value, path, lambda v: [v] if isinstance(v, str) else v)
-    for path in rules.drop:
+    for path in normalisation.drop:
         if path not in skipped:
             _remove(value, path.split("."))
-    for rewrite in rules.rewrites:
+    for rewrite in normalisation.rewrites:
         rewrite(value)
-    for path in rules.lowercase:
+    for path in normalisation.lowercase:
         _apply(value, path, lambda v: sorted({str(s).strip().lower() for s in v}))
-    for path in rules.sets:
+    for path in normalisation.sets:
         _apply(value, path, lambda v: sorted(v, key=_order_key))
-    if any("." in p for p in rules.drop) or rules.rewrites:  # removals may leave empties
+    if (
+        any("." in p for p in normalisation.drop) or normalisation.rewrites
+    ):  # removals may leave empties
         value = _clean(value)
-    for key in rules.blank:  # present but empty: "no text", compared as ""
+    for key in normalisation.blank:  # present but empty: "no text", compared as ""
         if key in spec and key not in value:
             value[key] = ""
     return value
 
 
 def managed_view(
-    desired: Mapping[str, Any], live: Mapping[str, Any], rules: Rules, ignore: Sequence[str]
+    desired: Mapping[str, Any],
+    live: Mapping[str, Any],
+    normalisation: Normalisation,
+    ignore: Sequence[str],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Both sides restricted to the fields the definition manages: its own keys plus the keys
     with documented defaults, minus `lifecycle.ignore_changes` (paths under `spec.`)."""
-    keys = set(desired) | set(rules.defaults)
+    keys = set(desired) | set(normalisation.defaults)
     left = {k: v for k, v in desired.items() if k in keys}
     right = {k: v for k, v in live.items() if k in keys}
     for path in ignore:
@@ -81,6 +86,12 @@ def managed_view(
         _remove(left, parts)
         _remove(right, parts)
     return left, right
+
+
+def without_ignored(spec: Mapping[str, Any], ignore: Iterable[str]) -> dict[str, Any]:
+    """The spec minus top-level fields the platform UI owns (`lifecycle.ignore_changes`)."""
+    skipped = {path.split(".")[1] for path in ignore}
+    return {k: v for k, v in spec.items() if k not in skipped}
 
 
 @functools.cache

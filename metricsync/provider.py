@@ -7,7 +7,7 @@ operations; planning and applying are written once, in `planner.py` and `apply.p
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -162,9 +162,3 @@ def describe_fields(fields: Sequence[FieldChange], shown: int = 5) -> str:
     parts = [f"{f.path} (still {show(f.before)}, sent {show(f.after)})" for f in fields[:shown]]
     more = f" and {len(fields) - shown} more field(s)" if len(fields) > shown else ""
     return ", ".join(parts) + more
-
-
-def without_ignored(spec: Mapping[str, Any], ignore: Iterable[str]) -> dict[str, Any]:
-    """The spec minus top-level fields the platform UI owns (`lifecycle.ignore_changes`)."""
-    skipped = {path.split(".")[1] for path in ignore}
-    return {k: v for k, v in spec.items() if k not in skipped}

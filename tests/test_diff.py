@@ -9,12 +9,12 @@ from typing import Any
 from metricsync.definitions import Definition, Lifecycle
 from metricsync.diff import KindDiff, Reference, diff, explain, untaken
 from metricsync.live import LiveObject
-from metricsync.normalise import Rules
+from metricsync.normalise import Normalisation
 from metricsync.plan import ABSENT, Action, Change, FieldChange, Lookalike
 
 KIND = "test/metric"
 NO_LIFECYCLE = Lifecycle()
-RULES = Rules(defaults={"unit": "count"}, drop=("id",), sets=("tags",))
+NORMALISATION = Normalisation(defaults={"unit": "count"}, drop=("id",), sets=("tags",))
 
 
 def definition(
@@ -35,7 +35,7 @@ def live(
 
 
 def kind(**settings: Any) -> KindDiff:
-    return KindDiff(KIND, RULES, **settings)
+    return KindDiff(KIND, NORMALISATION, **settings)
 
 
 def components(spec: Mapping[str, Any]) -> Sequence[Reference]:

@@ -4,14 +4,14 @@ it gives back the definition's spec; and the ownership marker is written and str
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 from metricsync.definitions import Definition
 from metricsync.normalise import normalise
-from metricsync.platforms.posthog import export as posthog_export
-from metricsync.platforms.posthog import provider as posthog
-from metricsync.platforms.statsig import export as statsig_export
-from metricsync.platforms.statsig import provider as statsig
+from metricsync.platforms.posthog import mapping as posthog
+from metricsync.platforms.statsig import mapping as statsig
 
 OWNER = "managed-by-metricsync"
 
@@ -83,8 +83,8 @@ def test_statsig_stored_payload_reads_back_owned_without_the_marker() -> None:
 
 def test_statsig_round_trip_normalises_to_the_desired_document() -> None:
     live = statsig.from_payload(statsig_stored(statsig.to_payload(STATSIG, OWNER)), OWNER)
-    desired = normalise(STATSIG_SPEC, statsig.RULES)
-    assert normalise(live.spec, statsig.RULES) == desired
+    desired = normalise(STATSIG_SPEC, statsig.NORMALISATION)
+    assert normalise(live.spec, statsig.NORMALISATION) == desired
     assert desired == {
         "type": "sum",
         "description": "Revenue per user",
@@ -114,15 +114,15 @@ def test_statsig_round_trip_normalises_to_the_desired_document() -> None:
 
 def test_statsig_export_gives_back_the_spec_without_defaults_or_server_fields() -> None:
     live = statsig.from_payload(statsig_stored(statsig.to_payload(STATSIG, OWNER)), OWNER)
-    assert statsig_export.to_spec(live) == STATSIG_SPEC
-    assert list(statsig_export.to_spec(live)) == list(STATSIG_SPEC)  # the order a person reads
+    assert statsig.to_spec(live) == STATSIG_SPEC
+    assert list(statsig.to_spec(live)) == list(STATSIG_SPEC)  # the order a person reads
 
 
 def test_statsig_export_keeps_a_value_that_differs_from_its_default() -> None:
     spec = {**STATSIG_SPEC, "directionality": "decrease", "isVerified": True}
     body = statsig.to_payload(Definition(statsig.KIND, "revenue", spec), OWNER)
     live = statsig.from_payload(statsig_stored(body), OWNER)
-    assert statsig_export.to_spec(live) == {
+    assert statsig.to_spec(live) == {
         "type": "sum",
         "description": "Revenue per user",
         "directionality": "decrease",
@@ -203,8 +203,8 @@ def test_posthog_stored_payload_reads_back_owned_without_the_marker() -> None:
 
 def test_posthog_round_trip_normalises_to_the_desired_document() -> None:
     live = posthog.from_payload(posthog_stored(posthog.to_payload(POSTHOG, OWNER)), OWNER)
-    desired = normalise(POSTHOG_SPEC, posthog.RULES)
-    assert normalise(live.spec, posthog.RULES) == desired
+    desired = normalise(POSTHOG_SPEC, posthog.NORMALISATION)
+    assert normalise(live.spec, posthog.NORMALISATION) == desired
     assert desired == {
         "description": "Revenue per user",
         "tags": ["growth", "revenue"],
@@ -214,7 +214,7 @@ def test_posthog_round_trip_normalises_to_the_desired_document() -> None:
 
 def test_posthog_export_gives_back_the_spec_with_tags_as_the_server_keeps_them() -> None:
     live = posthog.from_payload(posthog_stored(posthog.to_payload(POSTHOG, OWNER)), OWNER)
-    assert posthog_export.to_spec(live) == {
+    assert posthog.to_spec(live) == {
         "description": "Revenue per user",
         "tags": ["revenue", "growth"],
         "query": POSTHOG_QUERY,
@@ -225,3 +225,15 @@ def test_posthog_marker_is_recognised_whatever_its_case() -> None:
     stored = posthog_stored(posthog.to_payload(POSTHOG, OWNER))
     live = posthog.from_payload({**stored, "tags": ["Managed-By-Metricsync", "growth"]}, OWNER)
     assert (live.owned, live.spec["tags"]) == (True, ["growth"])
+
+
+def test_mapping_modules_import_no_transport() -> None:
+    """The pure translation stands alone: importing it pulls in neither httpx nor the provider
+    contract, so `validate` and `import`'s spec export never load the transport."""
+    code = (
+        "import sys\n"
+        "import metricsync.platforms.posthog.mapping, metricsync.platforms.statsig.mapping\n"
+        "print(sorted({'httpx', 'metricsync.provider'} & set(sys.modules)))"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert ran.stdout == "[]\n"

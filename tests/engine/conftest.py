@@ -17,7 +17,7 @@ from metricsync.apply import ApplyReport, apply_plan
 from metricsync.cli import run
 from metricsync.plan import Plan
 from metricsync.planner import Overrides, build_plan, open_session
-from metricsync.platforms.statsig.provider import CREATE_ONLY
+from metricsync.platforms.statsig.mapping import CREATE_ONLY
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.server import SandboxServer
 from metricsync.sandbox.transport import SandboxTransport

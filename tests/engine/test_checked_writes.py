@@ -12,10 +12,10 @@ import yaml
 from metricsync.apply import Status
 from metricsync.definitions import Definition
 from metricsync.normalise import desired_document, normalise
-from metricsync.platforms.posthog.provider import RULES as POSTHOG_RULES
-from metricsync.platforms.posthog.provider import to_payload as posthog_payload
-from metricsync.platforms.statsig.provider import RULES as STATSIG_RULES
-from metricsync.platforms.statsig.provider import to_payload as statsig_payload
+from metricsync.platforms.posthog.mapping import NORMALISATION as POSTHOG_NORMALISATION
+from metricsync.platforms.posthog.mapping import to_payload as posthog_payload
+from metricsync.platforms.statsig.mapping import NORMALISATION as STATSIG_NORMALISATION
+from metricsync.platforms.statsig.mapping import to_payload as statsig_payload
 from metricsync.platforms.statsig.sandbox.emulator import Statsig
 from metricsync.sandbox.transport import SandboxTransport
 from tests.engine.conftest import Project
@@ -30,21 +30,24 @@ def _definition(kind: str, spec_text: str) -> Definition:
 
 
 @pytest.mark.parametrize(
-    ("kind", "payload", "rules", "shape"),
+    ("kind", "payload", "normalisation", "shape"),
     [
-        *(("statsig/metric", statsig_payload, STATSIG_RULES, s) for s in STATSIG_SHAPES.values()),
         *(
-            ("posthog/saved_metric", posthog_payload, POSTHOG_RULES, s)
+            ("statsig/metric", statsig_payload, STATSIG_NORMALISATION, s)
+            for s in STATSIG_SHAPES.values()
+        ),
+        *(
+            ("posthog/saved_metric", posthog_payload, POSTHOG_NORMALISATION, s)
             for s in POSTHOG_SHAPES.values()
         ),
     ],
 )
 def test_every_compared_field_is_in_the_update_that_applies_it(
-    kind: str, payload: object, rules: object, shape: str
+    kind: str, payload: object, normalisation: object, shape: str
 ) -> None:
     definition = _definition(kind, shape)
-    compared = normalise(definition.spec, rules)  # type: ignore[arg-type]
-    assert compared == normalise(desired_document(definition.spec, rules), rules)  # type: ignore[arg-type]
+    compared = normalise(definition.spec, normalisation)  # type: ignore[arg-type]
+    assert compared == normalise(desired_document(definition.spec, normalisation), normalisation)  # type: ignore[arg-type]
     body = payload(definition, OWNER, update=True)  # type: ignore[operator]
     assert set(compared) - {"type"} <= set(body)
 

@@ -12,11 +12,11 @@ import pytest
 from metricsync.documents import load_file
 from metricsync.importer import Entry, ImportOptions, Skip, assign_files, choose, slug
 from metricsync.live import LiveObject
-from metricsync.platforms.posthog.export import current_query
-from metricsync.platforms.posthog.provider import from_payload as posthog_payload
-from metricsync.platforms.statsig.export import SPEC_KEYS
-from metricsync.platforms.statsig.export import to_spec as statsig_spec
-from metricsync.platforms.statsig.provider import from_payload as statsig_payload
+from metricsync.platforms.posthog.mapping import current_query
+from metricsync.platforms.posthog.mapping import from_payload as posthog_payload
+from metricsync.platforms.statsig.mapping import SPEC_KEYS
+from metricsync.platforms.statsig.mapping import from_payload as statsig_payload
+from metricsync.platforms.statsig.mapping import to_spec as statsig_spec
 from metricsync.render.definition import render_definition
 from metricsync.schema import load
 from tests.engine.conftest import Project

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from metricsync.apply import Status
-from metricsync.normalise import Rules, desired_document, normalise
-from metricsync.platforms.posthog.provider import RULES as POSTHOG_RULES
+from metricsync.normalise import Normalisation, desired_document, normalise
+from metricsync.platforms.posthog.mapping import NORMALISATION as POSTHOG_NORMALISATION
 from metricsync.platforms.posthog.sandbox.emulator import PostHog
-from metricsync.platforms.statsig.provider import RULES as STATSIG_RULES
+from metricsync.platforms.statsig.mapping import NORMALISATION as STATSIG_NORMALISATION
 from metricsync.platforms.statsig.sandbox.emulator import Statsig
 from tests.engine.conftest import STATSIG_UPDATES, Project, statsig_updates
 from tests.engine.test_convergence import POSTHOG_SHAPES, STATSIG_SHAPES, _document
@@ -51,10 +51,10 @@ POSTHOG_EDITS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def _compared_fields(spec_text: str, rules: Rules) -> list[str]:
+def _compared_fields(spec_text: str, normalisation: Normalisation) -> list[str]:
     """The top-level fields the plan compares for a shape: its desired document's."""
     spec = yaml.safe_load(spec_text)
-    return sorted(normalise(desired_document(spec, rules), rules))
+    return sorted(normalise(desired_document(spec, normalisation), normalisation))
 
 
 def _statsig_edit(project: Project, name: str, field: str) -> None:
@@ -96,7 +96,7 @@ def test_a_statsig_field_edited_in_the_console_is_restored_by_one_apply(
     project.write("definitions/statsig/shapes.yaml", "---\n".join(documents))
     assert all(o.status == Status.APPLIED for o in project.apply().outcomes)
     for shape, spec in STATSIG_SHAPES.items():
-        for field in _compared_fields(spec, STATSIG_RULES):
+        for field in _compared_fields(spec, STATSIG_NORMALISATION):
             if field == "type":  # part of the id: no console edits it
                 continue
             name = f"shape {shape}"
@@ -109,7 +109,7 @@ def test_a_posthog_field_edited_in_the_ui_is_restored_by_one_apply(project: Proj
     project.write("definitions/posthog/shapes.yaml", "---\n".join(documents))
     assert all(o.status == Status.APPLIED for o in project.apply().outcomes)
     for name, spec in POSTHOG_SHAPES.items():
-        for field in _compared_fields(spec, POSTHOG_RULES):
+        for field in _compared_fields(spec, POSTHOG_NORMALISATION):
             _restores(project, partial(_posthog_edit, project, name, field), f"{name}.{field}")
 
 
@@ -164,7 +164,9 @@ def test_every_posthog_query_field_edited_in_the_ui_is_restored_by_one_apply(
     project.write("definitions/posthog/shapes.yaml", "---\n".join(documents))
     assert all(o.status == Status.APPLIED for o in project.apply().outcomes)
     for name, spec in POSTHOG_SHAPES.items():
-        query = normalise(desired_document(yaml.safe_load(spec), POSTHOG_RULES), POSTHOG_RULES)
+        query = normalise(
+            desired_document(yaml.safe_load(spec), POSTHOG_NORMALISATION), POSTHOG_NORMALISATION
+        )
         for path in _leaves(query["query"]):
             edit = partial(_posthog_query_edit, project, name, path, how)
             _restores(project, edit, f"{name}.query.{'.'.join(map(str, path))} {how}")

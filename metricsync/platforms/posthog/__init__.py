@@ -32,7 +32,7 @@ def _provider(target: Target, transport: httpx.BaseTransport | None) -> Provider
 
 
 def _to_spec(live: LiveObject) -> dict[str, Any]:
-    from metricsync.platforms.posthog.export import to_spec
+    from metricsync.platforms.posthog.mapping import to_spec
 
     return to_spec(live)
 

@@ -1,10 +1,10 @@
-"""PostHog experiment saved metrics: pure translation between definitions and the API, and the
-thin operations the shared plan/apply flow calls (docs/platforms/posthog.md)."""
+"""PostHog experiment saved metrics, the transport: the thin operations the shared plan/apply
+flow calls, over PostHog's API (docs/platforms/posthog.md); what they send and read is
+`mapping.py`."""
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,7 +13,6 @@ import httpx
 from metricsync.bulk import paused_gc
 from metricsync.client import Limits
 from metricsync.config import Target
-from metricsync.definitions import Definition
 from metricsync.diff import KindDiff, top_field
 from metricsync.errors import ApiError
 from metricsync.listing import (
@@ -28,17 +27,23 @@ from metricsync.listing import (
     follow_links,
 )
 from metricsync.live import LiveObject
-from metricsync.normalise import Rules, desired_document
-from metricsync.ownership import Claim, ForeignOwner, first_claim, tag_owner
+from metricsync.normalise import Normalisation
+from metricsync.ownership import ForeignOwner, first_claim, tag_owner
 from metricsync.plan import Change, FieldChange
 from metricsync.platforms.posthog.experiments import PAGES, experiments_using
-from metricsync.provider import LiveState, Provider, describe_fields, without_ignored
+from metricsync.platforms.posthog.mapping import (
+    DEFINITIONS_OWNER,
+    KIND,
+    MANAGED_FIELDS,
+    NORMALISATION,
+    definitions_claim,
+    from_payload,
+    to_payload,
+)
+from metricsync.provider import LiveState, Provider, describe_fields
 from metricsync.usage import Lookup
 
-KIND = "posthog/saved_metric"
 PAGE_SIZE = 1000
-LEGACY_KINDS = frozenset({"ExperimentTrendsQuery", "ExperimentFunnelsQuery"})
-NODE_KEYS = ("source", "numerator", "denominator", "start_event", "completion_event")
 TAGS_IGNORED = (
     "PostHog project {project} ignores tags (its paid tagging feature is off), so the "
     "ownership marker cannot be stored: tags are not compared and prune is disabled. Set "
@@ -46,7 +51,6 @@ TAGS_IGNORED = (
 )
 # What a plan reads of a listed metric: identity, the fields a definition sets, and the
 # modification time for saved-plan fingerprints; `created_by` and the rest are skipped unbuilt.
-MANAGED_FIELDS = ("description", "query", "tags")
 LIST = ListFormat(
     items="results",
     required=("id", "name"),
@@ -54,90 +58,6 @@ LIST = ListFormat(
     envelope={"count": Count, "next": Link},
 )
 LIMITS = Limits(windows=((480, 60.0), (4800, 3600.0)))  # per personal API key, every request
-# PostHog's own IaC tool, posthog-definitions, marks each saved metric it manages with a trailing
-# HTML comment in the description, `<!-- iac:experiment-saved-metrics:<key> iac:hash:<hash> -->`
-# (src/resources/experiment-saved-metric/pipeline.ts): that object is another tool's.
-DEFINITIONS_OWNER = "posthog-definitions"
-DEFINITIONS_MARKER = re.compile(
-    r"\n*<!--\s*iac:experiment-saved-metrics:\S+\s+iac:hash:\S+\s*-->\s*$"
-)
-
-
-def _forget_action_names(spec: dict[str, Any]) -> None:
-    """The server replaces ActionsNode names with the action's current name on every read."""
-    query = spec.get("query")
-    if not isinstance(query, dict):
-        return
-    nodes = [query.get(k) for k in NODE_KEYS] + list(query.get("series") or [])
-    for node in nodes:
-        if isinstance(node, dict) and node.get("kind") == "ActionsNode":
-            node.pop("name", None)
-
-
-def _trim_description(spec: dict[str, Any]) -> None:
-    """The server trims the description as a DRF CharField, so a YAML literal block's final
-    newline never comes back."""
-    if isinstance(spec.get("description"), str):
-        spec["description"] = spec["description"].strip()
-
-
-# `description` is managed only when a definition writes it; `null` and "" both mean "no
-# description" and are compared as "", so one that is still set live shows as a change.
-RULES = Rules(
-    drop=("query.uuid", "query.fingerprint"),
-    lowercase=("tags",),
-    rewrites=(_forget_action_names, _trim_description),
-    blank=("description",),
-)
-
-
-def definitions_claim(spec: Mapping[str, Any]) -> Claim | None:
-    """posthog-definitions' marker in the description; the spec keeps the text before it."""
-    description = spec.get("description")
-    found = DEFINITIONS_MARKER.search(description) if isinstance(description, str) else None
-    if found is None:
-        return None
-    assert isinstance(description, str)
-    return Claim(DEFINITIONS_OWNER, {**spec, "description": description[: found.start()].rstrip()})
-
-
-def is_legacy(query: Mapping[str, Any]) -> bool:
-    """Only a legacy query *kind* stops PostHog from updating a metric (the server's
-    `saved_metric_has_legacy_query`); an early-2025 ExperimentMetric is PATCHed like any other,
-    and replacing it would unlink it from every experiment (docs/platforms/posthog.md)."""
-    return query.get("kind") in LEGACY_KINDS
-
-
-def from_payload(raw: Mapping[str, Any], owner_tag: str) -> LiveObject:
-    tags = [str(t).strip().lower() for t in raw.get("tags") or []]
-    query = raw.get("query") or {}
-    spec = {
-        "description": raw.get("description"),
-        "query": query,
-        "tags": [t for t in tags if t != owner_tag],
-    }
-    # positional: a NamedTuple built from keywords costs twice as much, per live object
-    owned, legacy = owner_tag in tags, is_legacy(query)
-    return LiveObject(KIND, str(raw["id"]), str(raw["name"]), spec, owned, False, legacy, raw)
-
-
-def to_payload(
-    definition: Definition, owner_tag: str | None, *, update: bool = False
-) -> dict[str, Any]:
-    """The create or PATCH body; `owner_tag` None when the project does not keep tags."""
-    # ignored fields are written once, on create; after that the platform UI owns them
-    ignored = definition.lifecycle.ignore_changes if update else ()
-    body = without_ignored(desired_document(definition.spec, RULES), ignored)
-    body["name"] = definition.name
-    if "description" in body and not body["description"]:
-        # Older servers ignore `description: null`, the newest clear it; "" clears on every one.
-        body["description"] = ""
-    if owner_tag is not None:
-        tags = [str(t).strip().lower() for t in body.get("tags", [])]
-        body["tags"] = [*tags, owner_tag] if owner_tag not in tags else tags
-    else:
-        body.pop("tags", None)
-    return body
 
 
 def _mentions(raw: Mapping[str, Any], text: str) -> bool:
@@ -217,12 +137,16 @@ class PostHogProvider(Provider):
         return [n * size for n in range(1, pages)]
 
     def kind_diff(self, state: LiveState) -> KindDiff:
-        rules = RULES
+        normalisation = NORMALISATION
         if not state.marker_supported:
-            rules = Rules(drop=(*RULES.drop, "tags"), rewrites=RULES.rewrites, blank=RULES.blank)
+            normalisation = Normalisation(
+                drop=(*NORMALISATION.drop, "tags"),
+                rewrites=NORMALISATION.rewrites,
+                blank=NORMALISATION.blank,
+            )
         return KindDiff(
             kind=KIND,
-            rules=rules,
+            normalisation=normalisation,
             casefold_names=True,
             marker_supported=state.marker_supported,
             prune=self.target.policy.prune and state.marker_supported,

@@ -24,7 +24,7 @@ def _provider(target: Target, transport: httpx.BaseTransport | None) -> Provider
 
 
 def _to_spec(live: LiveObject) -> dict[str, Any]:
-    from metricsync.platforms.statsig.export import to_spec
+    from metricsync.platforms.statsig.mapping import to_spec
 
     return to_spec(live)
 

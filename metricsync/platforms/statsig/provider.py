@@ -1,5 +1,5 @@
-"""Statsig metrics: pure translation between definitions and the Console API, and the thin
-operations the shared plan/apply flow calls (docs/platforms/statsig.md)."""
+"""Statsig metrics, the transport: the thin operations the shared plan/apply flow calls, over
+the Console API (docs/platforms/statsig.md); what they send and read is `mapping.py`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from metricsync.bulk import paused_gc
 from metricsync.client import Limits
 from metricsync.config import Target
 from metricsync.definitions import Definition
-from metricsync.diff import KindDiff, Reference, top_field
+from metricsync.diff import KindDiff, top_field
 from metricsync.errors import ApiError
 from metricsync.listing import (
     MAX_PAGES,
@@ -30,32 +30,24 @@ from metricsync.listing import (
     follow_links,
 )
 from metricsync.live import LiveObject
-from metricsync.normalise import Rules, desired_document
 from metricsync.ownership import tag_owner
 from metricsync.plan import Action, Change, FieldChange
 from metricsync.platforms.statsig.experiments import PAGES, Pagination, experiments_using
-from metricsync.provider import LiveState, Provider, describe_fields, without_ignored
+from metricsync.platforms.statsig.mapping import (
+    CREATE_ONLY,
+    KIND,
+    MANAGED_FIELDS,
+    NORMALISATION,
+    components,
+    from_payload,
+    to_payload,
+)
+from metricsync.provider import LiveState, Provider, describe_fields
 from metricsync.usage import Lookup
 
-KIND = "statsig/metric"
 API = "/console/v1"
 PAGE_SIZE = 1000  # the client asks for this; the server may answer with smaller pages
 FALLBACK_PAGE_SIZE = 100  # asked for when the server refuses PAGE_SIZE
-CREATE_TYPES = frozenset(
-    {"ratio", "mean", "event_count_custom", "event_user", "funnel", "composite",
-     "composite_sum", "sum", "undefined", "user_warehouse", "percentile"}
-)  # fmt: skip
-SERVER_FIELDS = frozenset(
-    {"id", "name", "isHidden", "lineage", "creatorName", "creatorEmail", "createdTime",
-     "lastModifierID", "lastModifiedTime", "lastModifierEmail", "lastModifierName", "owner"}
-)  # fmt: skip
-# Every spec field a definition may set (the schema's spec properties that are not server-set).
-MANAGED_FIELDS = (
-    "customRollUpEnd", "customRollUpStart", "description", "directionality",
-    "funnelCountDistinct", "funnelEventList", "isPermanent", "isReadOnly", "isVerified",
-    "metricComponentMetrics", "metricEvents", "rollupTimeWindow", "tags", "team", "teamID",
-    "type", "unitTypes", "warehouseNative",
-)  # fmt: skip
 # What a plan reads of a listed metric: its identity, the managed fields, and the modification
 # time, so a saved plan's fingerprint notices any edit. Lineage, owner and creator fields are
 # skipped while parsing: they are over 40% of a page and nothing compares them.
@@ -65,28 +57,6 @@ LIST = ListFormat(
     fields=(*MANAGED_FIELDS, "lastModifiedTime"),
     envelope={"pagination": Pagination | None},
 )
-RULES = Rules(
-    drop=tuple(sorted(SERVER_FIELDS)),  # never compared; skipped while normalising
-    defaults={
-        "directionality": "increase",
-        "isPermanent": False,
-        "isReadOnly": False,
-        "isVerified": False,
-    },
-    sets=(
-        "tags",
-        "unitTypes",
-        "metricEvents.*.criteria.*.values",
-        "funnelEventList.*.criteria.*.values",
-    ),
-    listify=("tags",),
-)
-# Create fields that Statsig's update contract does not list: whether an update applies or drops
-# them is unconfirmed (docs/platforms/statsig.md), so an update's answer is checked for them.
-CREATE_ONLY = (
-    "metricEvents", "metricComponentMetrics", "rollupTimeWindow", "customRollUpStart",
-    "customRollUpEnd", "funnelEventList", "funnelCountDistinct",
-)  # fmt: skip
 LEARNT_CREATE_ONLY = "learnt_create_only_fields"  # state.json key: what an apply found out
 # About 1,800 requests per 15 minutes per project, shared by every key, plus a burst guard of
 # unpublished size, refused attempts counting too (docs/platforms/statsig.md#rate-limits): at
@@ -96,40 +66,6 @@ LIMITS = Limits(
     paced_methods=frozenset({"POST", "PUT", "PATCH", "DELETE"}),
     writes_in_flight=4,
 )
-
-
-def from_payload(raw: Mapping[str, Any], owner_tag: str) -> LiveObject:
-    tags = raw.get("tags") or []
-    if isinstance(tags, str):
-        tags = [tags]
-    spec = dict(raw)  # the few server fields read (id, lastModifiedTime) stay: the rules skip them
-    spec["tags"] = [t for t in tags if t != owner_tag]
-    # positional: a NamedTuple built from keywords costs twice as much, per live object
-    owned, generated = owner_tag in tags, raw.get("type") not in CREATE_TYPES
-    return LiveObject(KIND, str(raw["id"]), str(raw["name"]), spec, owned, generated, False, raw)
-
-
-def to_payload(definition: Definition, owner_tag: str, *, update: bool = False) -> dict[str, Any]:
-    """The create (or update) body; the ownership marker is always among the tags."""
-    # ignored fields are written once, on create; after that the platform UI owns them
-    ignored = definition.lifecycle.ignore_changes if update else ()
-    body = without_ignored(desired_document(definition.spec, RULES), ignored)
-    tags = body.get("tags", [])
-    tags = [tags] if isinstance(tags, str) else list(tags)
-    body["tags"] = [*tags, owner_tag] if owner_tag not in tags else tags
-    body["name"] = definition.name
-    if update:
-        body.pop("type", None)  # not in the update DTO, and part of the id
-    return body
-
-
-def components(spec: Mapping[str, Any]) -> list[Reference]:
-    """A composite's components, by name: the metrics it is computed from."""
-    return [
-        Reference(str(c["name"]), ("metricComponentMetrics", i))
-        for i, c in enumerate(spec.get("metricComponentMetrics") or [])
-        if isinstance(c, Mapping) and "name" in c
-    ]
 
 
 def metric_path(metric_id: str) -> str:
@@ -296,7 +232,7 @@ class StatsigProvider(Provider):
     def kind_diff(self, state: LiveState) -> KindDiff:
         return KindDiff(
             kind=KIND,
-            rules=RULES,
+            normalisation=NORMALISATION,
             replace_fields=("type",),
             create_only=(*self.configured_create_only, *self.learnt_create_only),
             depends=components,

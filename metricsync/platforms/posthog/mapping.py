@@ -1,20 +1,116 @@
-"""PostHog saved metrics as definitions: the inverse of `from_payload`, for `metricsync import`.
-
-PostHog stores a query verbatim, so it is kept as is but for what the server adds (`uuid`,
-action names) and empty values. Older queries are rewritten in the current ExperimentMetric
-format by PostHog's own migration rules: a legacy query kind, which PostHog can no longer update,
-so that the definition can replace it; an early-2025 ExperimentMetric (`count`/`continuous`,
-`metric_config`), so that the next apply updates it in place (docs/platforms/posthog.md).
-"""
+"""PostHog experiment saved metrics, pure translation: definitions to API bodies and back, the
+normalisation that makes both sides compare equal, posthog-definitions' ownership marker, and
+live metrics as definitions for `metricsync import` (docs/platforms/posthog.md). No I/O: the
+transport is `provider.py`."""
 
 from __future__ import annotations
 
-import functools
+import re
 from collections.abc import Mapping
 from typing import Any
 
+from metricsync.definitions import Definition
 from metricsync.live import LiveObject
-from metricsync.normalise import Rules, normalise
+from metricsync.normalise import Normalisation, desired_document, normalise, without_ignored
+from metricsync.ownership import Claim
+
+KIND = "posthog/saved_metric"
+LEGACY_KINDS = frozenset({"ExperimentTrendsQuery", "ExperimentFunnelsQuery"})
+NODES = ("source", "numerator", "denominator", "start_event", "completion_event")
+# The fields a definition sets.
+MANAGED_FIELDS = ("description", "query", "tags")
+# PostHog's own IaC tool, posthog-definitions, marks each saved metric it manages with a trailing
+# HTML comment in the description, `<!-- iac:experiment-saved-metrics:<key> iac:hash:<hash> -->`
+# (src/resources/experiment-saved-metric/pipeline.ts): that object is another tool's.
+DEFINITIONS_OWNER = "posthog-definitions"
+DEFINITIONS_MARKER = re.compile(
+    r"\n*<!--\s*iac:experiment-saved-metrics:\S+\s+iac:hash:\S+\s*-->\s*$"
+)
+
+
+def _forget_action_names(spec: dict[str, Any]) -> None:
+    """The server replaces ActionsNode names with the action's current name on every read."""
+    query = spec.get("query")
+    if not isinstance(query, dict):
+        return
+    nodes = [query.get(k) for k in NODES] + list(query.get("series") or [])
+    for node in nodes:
+        if isinstance(node, dict) and node.get("kind") == "ActionsNode":
+            node.pop("name", None)
+
+
+def _trim_description(spec: dict[str, Any]) -> None:
+    """The server trims the description as a DRF CharField, so a YAML literal block's final
+    newline never comes back."""
+    if isinstance(spec.get("description"), str):
+        spec["description"] = spec["description"].strip()
+
+
+# `description` is managed only when a definition writes it; `null` and "" both mean "no
+# description" and are compared as "", so one that is still set live shows as a change.
+NORMALISATION = Normalisation(
+    drop=("query.uuid", "query.fingerprint"),
+    lowercase=("tags",),
+    rewrites=(_forget_action_names, _trim_description),
+    blank=("description",),
+)
+
+
+def definitions_claim(spec: Mapping[str, Any]) -> Claim | None:
+    """posthog-definitions' marker in the description; the spec keeps the text before it."""
+    description = spec.get("description")
+    found = DEFINITIONS_MARKER.search(description) if isinstance(description, str) else None
+    if found is None:
+        return None
+    assert isinstance(description, str)
+    return Claim(DEFINITIONS_OWNER, {**spec, "description": description[: found.start()].rstrip()})
+
+
+def is_legacy(query: Mapping[str, Any]) -> bool:
+    """Only a legacy query *kind* stops PostHog from updating a metric (the server's
+    `saved_metric_has_legacy_query`); an early-2025 ExperimentMetric is PATCHed like any other,
+    and replacing it would unlink it from every experiment (docs/platforms/posthog.md)."""
+    return query.get("kind") in LEGACY_KINDS
+
+
+def from_payload(raw: Mapping[str, Any], owner_tag: str) -> LiveObject:
+    tags = [str(t).strip().lower() for t in raw.get("tags") or []]
+    query = raw.get("query") or {}
+    spec = {
+        "description": raw.get("description"),
+        "query": query,
+        "tags": [t for t in tags if t != owner_tag],
+    }
+    # positional: a NamedTuple built from keywords costs twice as much, per live object
+    owned, legacy = owner_tag in tags, is_legacy(query)
+    return LiveObject(KIND, str(raw["id"]), str(raw["name"]), spec, owned, False, legacy, raw)
+
+
+def to_payload(
+    definition: Definition, owner_tag: str | None, *, update: bool = False
+) -> dict[str, Any]:
+    """The create or PATCH body; `owner_tag` None when the project does not keep tags."""
+    # ignored fields are written once, on create; after that the platform UI owns them
+    ignored = definition.lifecycle.ignore_changes if update else ()
+    body = without_ignored(desired_document(definition.spec, NORMALISATION), ignored)
+    body["name"] = definition.name
+    if "description" in body and not body["description"]:
+        # Older servers ignore `description: null`, the newest clear it; "" clears on every one.
+        body["description"] = ""
+    if owner_tag is not None:
+        tags = [str(t).strip().lower() for t in body.get("tags", [])]
+        body["tags"] = [*tags, owner_tag] if owner_tag not in tags else tags
+    else:
+        body.pop("tags", None)
+    return body
+
+
+# Live metrics as definitions (`import`), the inverse of `from_payload`. PostHog stores a query
+# verbatim, so it is kept as is but for what the server adds (`uuid`, action names) and empty
+# values. Older queries are rewritten in the current ExperimentMetric format by PostHog's own
+# migration rules: a legacy query kind, which PostHog can no longer update, so that the
+# definition can replace it; an early-2025 ExperimentMetric (`count`/`continuous`,
+# `metric_config`), so that the next apply updates it in place (docs/platforms/posthog.md).
 
 SPEC_KEYS = ("description", "tags", "query")
 # Settings first, then the events they apply to: the order PostHog's own examples use.
@@ -42,7 +138,6 @@ BREAKDOWN_FILTER_KEYS = (
     "breakdown_hide_other_aggregation", "breakdown_path_cleaning",
 )  # fmt: skip
 BREAKDOWN_KEYS = ("property", "type", "normalize_url", "group_type_index", "histogram_bin_count")
-NODES = ("source", "numerator", "denominator", "start_event", "completion_event")
 OUTLIERS = ("numerator_outlier_handling", "denominator_outlier_handling")
 # Early-2025 `metric_config` objects and the query nodes that replaced them: node kind, the
 # config key holding the event or action, and that key's name on the node.
@@ -55,14 +150,8 @@ CARRIED = ("name", "goal", "conversion_window", "conversion_window_unit")
 OLD_METRIC_TYPES = ("count", "continuous")
 
 
-@functools.cache
-def _rules() -> Rules:
-    # Imported on first use: the provider module pulls in httpx, and `validate` imports this
-    # module through the platform registry without ever needing it. Tags arrive lower-cased
-    # from `from_payload`; their order is kept as the server gave it.
-    from metricsync.platforms.posthog.provider import RULES
-
-    return Rules(drop=RULES.drop, rewrites=RULES.rewrites)
+# Tags arrive lower-cased from `from_payload`; their order is kept as the server gave it.
+IMPORT_NORMALISATION = Normalisation(drop=NORMALISATION.drop, rewrites=NORMALISATION.rewrites)
 
 
 def to_spec(live: LiveObject) -> dict[str, Any]:
@@ -71,7 +160,7 @@ def to_spec(live: LiveObject) -> dict[str, Any]:
     query = spec.get("query") or {}
     if live.legacy or is_old_format(query):
         spec["query"] = current_query(query)
-    spec = normalise(spec, _rules())  # without uuid, action names and empty values
+    spec = normalise(spec, IMPORT_NORMALISATION)  # without uuid, action names and empty values
     if "query" in spec:
         spec["query"] = _query(spec["query"])
     return _pick(spec, SPEC_KEYS)
