@@ -16,17 +16,6 @@ if TYPE_CHECKING:
 
 DEFAULT_STATE = Path(".metricsync") / "sandbox.db"
 
-# The variables the example metricsync.yaml (docs/config.md) reads, by platform and config key.
-EXAMPLE_VARIABLES = {
-    "statsig": {"api_key": "STATSIG_CONSOLE_API_KEY"},
-    "posthog": {"api_key": "POSTHOG_PERSONAL_API_KEY"},
-    "userflux": {
-        "client_secret": "USERFLUX_CLIENT_SECRET",
-        "environment_api_key": "USERFLUX_METRICS_API_KEY",
-    },
-    "unleash": {"api_token": "UNLEASH_BACKEND_TOKEN"},
-}
-
 
 @click.group("sandbox")
 def sandbox_group() -> None:
@@ -219,9 +208,12 @@ def _pairs(keys: Mapping[str, str]) -> str:
 
 
 def _exports(credentials: Mapping[str, Mapping[str, str]]) -> list[tuple[str, str]]:
+    """(variable, credential) for each variable the example metricsync.yaml reads."""
+    from metricsync.platforms import PLATFORMS
+
     return [
-        (variable, credentials[platform][key])
-        for platform, variables in EXAMPLE_VARIABLES.items()
-        for key, variable in variables.items()
-        if key in credentials.get(platform, {})
+        (variable, credentials[name][key])
+        for name, platform in PLATFORMS.items()
+        for key, variable in platform.example_variables.items()
+        if key in credentials.get(name, {})
     ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+import importlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from metricsync.problems import Severity
 
@@ -15,6 +16,24 @@ if TYPE_CHECKING:
     from metricsync.definitions import Definition
     from metricsync.live import LiveObject
     from metricsync.provider import Provider
+    from metricsync.sandbox.platform import SandboxPlatform
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Lazy(Generic[T]):
+    """`module`'s attribute `name`, imported on first `load()`: only for what would slow the
+    start-up of `validate` and `--help` (providers pull httpx, emulators the sandbox). It is no
+    way round an import cycle: tests/test_imports.py counts `module` as imported here."""
+
+    module: str
+    name: str
+
+    def load(self) -> T:
+        value: T = getattr(importlib.import_module(self.module), self.name)
+        return value
+
 
 ProviderFactory = Callable[["Target", "httpx.BaseTransport | None"], "Provider"]
 
@@ -59,6 +78,12 @@ class Platform:
     # from a real account runs there as it is (docs/sandbox/README.md). None: the platform checks
     # no references.
     sandbox_references: Callable[[Target, Sequence[Definition]], dict[str, Any]] | None = None
+    # The platform's API emulator in the sandbox (metricsync/sandbox/app.py serves it). None:
+    # --sandbox and `sandbox serve` cannot stand in for the platform.
+    emulator: Lazy[type[SandboxPlatform]] | None = None
+    # The variables the example metricsync.yaml (docs/config.md) reads: {config key: ENV_NAME}.
+    # `sandbox serve` prints an `export` line for each, with the credential the emulator accepts.
+    example_variables: Mapping[str, str] = field(default_factory=dict)
 
 
 def checks(*each: Callable[[Definition], Iterable[Finding]]) -> Check:

@@ -1,4 +1,5 @@
-"""The sandbox application: routes each request to its platform by path, after the faults.
+"""The sandbox application: routes each request to its platform by path, after the faults. Its
+platforms are the registry's emulators (Platform.emulator).
 
 `serve` says what a carrier must do (wait, answer, or drop the connection); `handle` does it
 for callers without a socket. Requests under /_sandbox/ go to the admin endpoints, unfaulted.
@@ -13,18 +14,13 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from metricsync.platforms.posthog.sandbox.emulator import PostHog
-from metricsync.platforms.statsig.sandbox.emulator import Statsig
-from metricsync.platforms.unleash.sandbox.emulator import Unleash
-from metricsync.platforms.userflux.sandbox.emulator import UserFlux
+from metricsync.platforms import PLATFORMS
 from metricsync.sandbox import hostile
 from metricsync.sandbox.admin import ADMIN_PREFIX, Admin
 from metricsync.sandbox.faults import Decision, Faults
 from metricsync.sandbox.http import Request, Response
 from metricsync.sandbox.platform import Clock, SandboxPlatform
 from metricsync.sandbox.store import Store
-
-PLATFORMS: tuple[type[SandboxPlatform], ...] = (Statsig, PostHog, UserFlux, Unleash)
 
 
 @dataclass(frozen=True)
@@ -81,7 +77,11 @@ class RequestLog:
 class SandboxApp:
     def __init__(self, store: Store | None = None, clock: Clock = time.time) -> None:
         self.store = store or Store()
-        self.platforms = {cls.name: cls(self.store, clock) for cls in PLATFORMS}
+        self.platforms = {
+            name: platform.emulator.load()(self.store, clock)
+            for name, platform in PLATFORMS.items()
+            if platform.emulator is not None
+        }
         self.faults = Faults()
         self.requests = RequestLog()
         self._admin = Admin(self)

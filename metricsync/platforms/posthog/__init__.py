@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from metricsync.platforms.base import Kind, Platform
+from metricsync.platforms.base import Kind, Lazy, Platform
 from metricsync.platforms.posthog.checks import check_saved_metrics
 
 if TYPE_CHECKING:
@@ -53,4 +53,6 @@ PLATFORM = Platform(
     provider=_provider,
     to_spec=_to_spec,
     sandbox_references=_sandbox_references,
+    emulator=Lazy("metricsync.platforms.posthog.sandbox.emulator", "PostHog"),
+    example_variables={"api_key": "POSTHOG_PERSONAL_API_KEY"},
 )

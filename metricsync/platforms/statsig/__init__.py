@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from metricsync.platforms.base import Kind, Platform
+from metricsync.platforms.base import Kind, Lazy, Platform
 from metricsync.platforms.statsig.checks import check_metrics
 
 if TYPE_CHECKING:
@@ -37,4 +37,6 @@ PLATFORM = Platform(
     default_endpoint="https://statsigapi.net",
     provider=_provider,
     to_spec=_to_spec,
+    emulator=Lazy("metricsync.platforms.statsig.sandbox.emulator", "Statsig"),
+    example_variables={"api_key": "STATSIG_CONSOLE_API_KEY"},
 )
