@@ -13,7 +13,7 @@ import json
 import os
 import secrets
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -41,6 +41,11 @@ class Holder:
 
     def describe(self) -> str:
         return f"`{self.command}` (pid {self.pid} on {self.host}, since {self.since})"
+
+
+def command_line(name: str, targets: Sequence[str]) -> str:
+    """How a lock names the run holding it."""
+    return " ".join(["metricsync", name, *(f"--target {t}" for t in targets)])
 
 
 @contextmanager

@@ -120,6 +120,24 @@ def build_plan(
     return Plan(tuple(targets), definitions_digest(workspace), created, warnings)
 
 
+def plan_targets(
+    config_path: Path,
+    names: Sequence[str],
+    sandbox: bool,
+    overrides: Overrides,
+    warn: Callable[[str], None],
+) -> Plan:
+    """A fresh plan of the named targets (`metricsync plan`). Each warning goes to `warn` as
+    soon as it is known: the workspace's before the live read, the plan's after it."""
+    with open_session(config_path, names, sandbox) as session:
+        for problem in session.workspace.warnings:
+            warn(str(problem))
+        plan = build_plan(session.workspace, session.providers, overrides)
+    for warning in plan.warnings:
+        warn(warning)
+    return plan
+
+
 def unmatched_adopt_from(adopt_from: Sequence[str], targets: Sequence[TargetPlan]) -> Iterator[str]:
     """An --adopt-from that took nothing over is a warning: left in CI, it would later take
     over whatever of that owner's collides next (docs/config.md, policy)."""

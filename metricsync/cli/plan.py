@@ -4,9 +4,9 @@ apply them safely (a fresh plan with confirmation, or a reviewed saved plan)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -17,7 +17,10 @@ from metricsync.cli.options import (
     target_option,
     timeout_option,
 )
-from metricsync.errors import ExitCode, Refused, UsageError
+from metricsync.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from metricsync.plan import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,13 +79,10 @@ def plan_command(
     touches changed since.
     """
     from metricsync.plan_file import save
-    from metricsync.planner import Overrides, build_plan, open_session
+    from metricsync.planner import Overrides, plan_targets
 
     overrides = Overrides(allow_deletes, allow_changes_percent, adopt_from)
-    with open_session(config_path, targets, sandbox) as session:
-        _warn(session.workspace.warnings)
-        plan = build_plan(session.workspace, session.providers, overrides)
-    _warn(plan.warnings)
+    plan = plan_targets(config_path, targets, sandbox, overrides, _warn)
     click.echo(render(plan, output_format), nl=False)
     if out is not None:
         save(plan, out)
@@ -135,54 +135,26 @@ def apply_command(
     to delete once that run is gone. A create that finds its object made meanwhile by another
     run, exactly as defined, counts as applied.
     """
-    from metricsync import state
-    from metricsync.apply import apply_plan
-    from metricsync.interrupt import Interruption, signals_handled
-    from metricsync.lock import lock_for_config
-    from metricsync.plan_file import changed_since_review, read
-    from metricsync.planner import Overrides, build_plan, open_session
+    from metricsync.apply_run import ApplyOptions, Screen, run_apply
+    from metricsync.planner import Overrides
     from metricsync.render.text import render_outcome, render_plan, render_report
 
-    saved = read(planfile) if planfile else None
-    names = targets or (saved.targets if saved else ())
-    if saved is not None:  # the takeovers reviewed in the saved plan stay takeovers
-        reviewed = (c.get("adopt_from") for c in saved.changes.values())
-        adopt_from = (*adopt_from, *dict.fromkeys(r for r in reviewed if r and r not in adopt_from))
     overrides = Overrides(allow_deletes, allow_changes_percent, adopt_from, allow_in_use)
-    with (
-        lock_for_config(config_path, command_line("apply", names)),  # one writing run at a time
-        open_session(config_path, names, sandbox) as session,
-    ):
-        _warn(session.workspace.warnings)
-        plan = build_plan(
-            session.workspace, session.providers, overrides, saved.touches if saved else None
-        )
-        _warn(plan.warnings)
-        if saved is not None:
-            stale = changed_since_review(saved, plan)
-            if stale:
-                click.echo("Changed since review:\n" + "".join(f"  {s}\n" for s in stale), err=True)
-                raise Refused(f"{saved.path} is stale; run plan again and review it")
-        click.echo(render_plan(plan, colour=sys.stdout.isatty()), nl=False)
-        if plan.refusals:  # even with no change to make: a refused definition is not in sync
-            raise Refused("; ".join(plan.refusals))
-        if not plan.changes:
-            return ExitCode.OK
-        if saved is None and not yes:
-            _confirm(len(plan.changes))
-        with signals_handled(Interruption()) as interruption:  # Ctrl-C: report, then stop
-            report = apply_plan(
-                plan,
-                session.providers,
-                lambda o: click.echo(render_outcome(o), err=True),
-                interruption,
-            )
-        state.remember(session.workspace.state_dir, report.learnt)
+    options = ApplyOptions(config_path, targets, planfile, sandbox, overrides)
+    screen = Screen(
+        warn=_warn,
+        show=lambda plan: click.echo(render_plan(plan, colour=sys.stdout.isatty()), nl=False),
+        confirm=_no_question if yes else _confirm,
+        progress=lambda outcome: click.echo(render_outcome(outcome), err=True),
+    )
+    report = run_apply(options, screen)
+    if report is None:  # nothing to change
+        return ExitCode.OK
     click.echo(render_report(report), nl=False)
     return report.exit_code
 
 
-def render(plan: Any, output_format: str) -> str:
+def render(plan: Plan, output_format: str) -> str:
     if output_format == "json":
         from metricsync.render.plan_json import render_json
 
@@ -196,18 +168,16 @@ def render(plan: Any, output_format: str) -> str:
     return render_plan(plan, colour=sys.stdout.isatty())
 
 
-def command_line(name: str, targets: Sequence[str]) -> str:
-    """How a lock names the run holding it."""
-    return " ".join(["metricsync", name, *(f"--target {t}" for t in targets)])
-
-
-def _confirm(count: int) -> None:
+def _confirm(plan: Plan) -> None:
     if not sys.stdin.isatty():
         raise UsageError("apply needs --yes when it cannot ask (no terminal)")
-    if not click.confirm(f"Apply {count} change(s)?", default=False, err=True):
+    if not click.confirm(f"Apply {len(plan.changes)} change(s)?", default=False, err=True):
         raise click.exceptions.Abort()
 
 
-def _warn(problems: Any) -> None:
-    for problem in problems:
-        click.echo(str(problem), err=True)
+def _no_question(plan: Plan) -> None:
+    """--yes: the changes were confirmed on the command line."""
+
+
+def _warn(line: str) -> None:
+    click.echo(line, err=True)

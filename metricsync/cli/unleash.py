@@ -96,8 +96,7 @@ def send_command(
     Like apply, send holds .metricsync/run.lock while it runs (see apply): a second send at
     the same time would find the same payloads unsent, and Unleash would count them twice.
     """
-    from metricsync.cli.plan import command_line
-    from metricsync.lock import lock_for_config
+    from metricsync.lock import command_line, lock_for_config
     from metricsync.platforms.unleash.sender import SentRecord, send_all
     from metricsync.workspace import open_workspace
 
