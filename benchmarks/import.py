@@ -22,7 +22,8 @@ from typing import Any
 
 from sandbox_child import sandbox_in_child
 
-from metricsync.importer import ImportOptions, import_objects
+from metricsync.import_run import import_objects
+from metricsync.importer import ImportOptions
 from metricsync.platforms.posthog.provider import PAGE_SIZE as POSTHOG_PAGE
 from metricsync.platforms.statsig.provider import PAGE_SIZE as STATSIG_PAGE
 

@@ -65,9 +65,8 @@ def import_command(
 
     Like apply, import holds .metricsync/run.lock while it runs (see apply).
     """
-    from metricsync.cli.plan import command_line
-    from metricsync.importer import ImportOptions, import_targets
-    from metricsync.lock import lock_for_config
+    from metricsync.import_run import import_targets
+    from metricsync.importer import ImportOptions
 
     options = ImportOptions(kind, select, out, force)
     shown: list[ImportReport] = []
@@ -82,15 +81,14 @@ def import_command(
             click.echo(("\n" if shown else "") + render_text(report, sandbox), nl=False)
         shown.append(report)
 
-    with lock_for_config(config_path, command_line("import", targets)):  # it writes files
-        reports = import_targets(
-            config_path,
-            targets,
-            options,
-            sandbox=sandbox,
-            progress=lambda m: click.echo(m, err=True),
-            finished=finished,
-        )
+    reports = import_targets(
+        config_path,
+        targets,
+        options,
+        sandbox=sandbox,
+        progress=lambda m: click.echo(m, err=True),
+        finished=finished,
+    )
     if output_format == "json":
         click.echo(render_json(reports), nl=False)
     return ExitCode.OK
