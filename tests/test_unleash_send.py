@@ -17,7 +17,7 @@ import pytest
 from metricsync.cli import run
 from metricsync.lock import project_lock
 from metricsync.platforms.unleash.sandbox.settings import ADMIN_TOKEN, BACKEND_TOKEN, FRONTEND_TOKEN
-from metricsync.sandbox.app import Outcome, SandboxApp
+from metricsync.sandbox.app import Reply, SandboxApp
 from metricsync.sandbox.http import Request, Response
 from metricsync.sandbox.server import SandboxServer
 
@@ -360,9 +360,9 @@ def test_server_text_in_a_refusal_reaches_the_terminal_escaped(
     serve = project.app.serve
     evil = {"message": "\x1b[2J\x1b[31mred\rforged: accepted (HTTP 202)\nUnleash: 1 accepted"}
 
-    def hostile(request: Request) -> Outcome:
+    def hostile(request: Request) -> Reply:
         if request.path == "/api/client/metrics":
-            return Outcome(Response.json(415, evil))
+            return Reply(Response.json(415, evil))
         return serve(request)
 
     monkeypatch.setattr(project.app, "serve", hostile)

@@ -1,4 +1,4 @@
-"""`metricsync sandbox serve`: the four platform emulators on a loopback port, in the foreground."""
+"""`metricsync sandbox serve`: every platform's emulator on a loopback port, in the foreground."""
 
 from __future__ import annotations
 

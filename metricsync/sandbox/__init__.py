@@ -1,2 +1,2 @@
-"""An emulator of the four platform APIs as docs/platforms/ and docs/sandbox/ describe them, for
-tests and newcomers."""
+"""The sandbox: serves every platform's emulator (platforms/<platform>/sandbox/) as docs/sandbox/
+describes, with faults, seeds and admin endpoints, for tests and newcomers."""

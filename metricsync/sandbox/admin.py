@@ -3,20 +3,42 @@ credentials. They sit outside every platform prefix and faults never apply to th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from metricsync.errors import ConfigError
 from metricsync.sandbox.http import Request, Response, Router
 
 if TYPE_CHECKING:
-    from metricsync.sandbox.app import SandboxApp
+    from metricsync.sandbox.faults import Faults
+    from metricsync.sandbox.platform import SandboxPlatform
+    from metricsync.sandbox.request_log import RequestLog
 
 ADMIN_PREFIX = "/_sandbox/"
 
 
+class Operated(Protocol):
+    """What the admin endpoints operate (a SandboxApp)."""
+
+    @property
+    def platforms(self) -> Mapping[str, SandboxPlatform]: ...
+
+    @property
+    def faults(self) -> Faults: ...
+
+    @property
+    def requests(self) -> RequestLog: ...
+
+    def configure(self, settings: dict[str, Any]) -> None: ...
+
+    def seed(self, data: dict[str, Any], source: str) -> None: ...
+
+    def credentials(self) -> dict[str, dict[str, str]]: ...
+
+
 class Admin:
-    def __init__(self, app: SandboxApp) -> None:
+    def __init__(self, app: Operated) -> None:
         self.app = app
         self.router = Router()
         routes = (
@@ -70,10 +92,8 @@ class Admin:
         return self.settings(request)
 
     def seed(self, request: Request) -> Response:
-        from metricsync.sandbox.seed import apply_seed
-
         data = _mapping(request.json(), "seed")
-        apply_seed(self.app, data, "POST /_sandbox/seed")
+        self.app.seed(data, "POST /_sandbox/seed")
         return Response.json(200, {"seeded": list(data)})
 
     def requests(self, request: Request) -> Response:

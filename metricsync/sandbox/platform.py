@@ -12,6 +12,9 @@ from metricsync.sandbox.http import Request, Response
 from metricsync.sandbox.store import Store
 
 Clock = Callable[[], float]  # epoch seconds; tests pass a fake one
+# Pieces of a seed_shape: a list of objects, one object (either may be null)
+SEED_OBJECTS = {"type": ["array", "null"], "items": {"type": "object"}}
+SEED_OBJECT = {"type": ["object", "null"]}
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 
 
@@ -24,6 +27,9 @@ class SandboxPlatform(ABC):
 
     name: ClassVar[str]
     prefixes: ClassVar[tuple[str, ...]]
+    # The JSON schema of this platform's seed section: the shape its seed() relies on (seed.py
+    # checks it first, placing errors in the file); seed() still checks keys and values.
+    seed_shape: ClassVar[dict[str, Any]]
 
     def __init__(self, store: Store, clock: Clock = time.time) -> None:
         self.store, self.clock = store, clock

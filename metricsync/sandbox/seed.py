@@ -1,15 +1,17 @@
 """Seed documents: pre-existing platform objects (and faults) put into a sandbox before it serves.
 
 A seed is one mapping whose keys are platform names plus `faults`; each platform section goes
-to that platform's `seed()`. Files are YAML (1.2 scalars, as everywhere in metricsync) or JSON.
+to that platform's emulator, checked against its `seed_shape`, then passed to its `seed()`.
+Files are YAML (1.2 scalars, as everywhere in metricsync) or JSON.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from metricsync.documents import load_file, locate, non_finite
 from metricsync.errors import ConfigError
@@ -17,64 +19,35 @@ from metricsync.problems import pointer_of
 from metricsync.schema import SchemaError, Validator
 
 if TYPE_CHECKING:
-    from metricsync.sandbox.app import SandboxApp
+    from metricsync.sandbox.faults import Faults
+    from metricsync.sandbox.platform import SandboxPlatform
 
 FAULTS = "faults"
-_OBJECTS = {"type": ["array", "null"], "items": {"type": "object"}}
-_OBJECT = {"type": ["object", "null"]}
-# The shape every platform's seed() relies on; each platform still checks its own keys and values.
-SHAPE: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "statsig": {
-            "type": ["object", "null"],
-            "properties": {"metrics": _OBJECTS, "tags": _OBJECTS, "settings": _OBJECT},
-        },
-        "posthog": {
-            "type": ["object", "null"],
-            "properties": {
-                "settings": _OBJECT,
-                "projects": {
-                    "type": ["object", "null"],
-                    "additionalProperties": {
-                        "type": "object",
-                        "properties": {"saved_metrics": _OBJECTS, "actions": _OBJECTS},
-                    },
-                },
-            },
-        },
-        "userflux": {
-            "type": ["object", "null"],
-            "properties": {
-                "predefined_metrics": _OBJECTS,
-                "events": {"type": ["object", "null"], "additionalProperties": _OBJECTS},
-                "settings": _OBJECT,
-            },
-        },
-        "unleash": {
-            "type": ["object", "null"],
-            "properties": {
-                "flags": {"type": ["array", "null"], "items": {"type": ["string", "object"]}},
-                "settings": _OBJECT,
-            },
-        },
-        FAULTS: {"type": ["array", "object", "null"]},
-    },
-}
+FAULTS_SHAPE = {"type": ["array", "object", "null"]}
+
+
+class Seedable(Protocol):
+    """What a seed fills (a SandboxApp): the emulators by platform name, and the faults."""
+
+    @property
+    def platforms(self) -> Mapping[str, SandboxPlatform]: ...
+
+    @property
+    def faults(self) -> Faults: ...
 
 
 class SeedError(ConfigError, ValueError):
     """A seed cannot be applied; the message names its file (or source) and section."""
 
 
-def seed_from_file(app: SandboxApp, path: Path) -> None:
+def seed_from_file(app: Seedable, path: Path) -> None:
     data, source = _read(path)
     unknown = [key for key in data if key not in _sections(app)]
     if unknown:
         line, column = locate(source, 0, [unknown[0]], at_key=True)
         where = f"{path}:{line}:{column}" if path.suffix != ".json" else str(path)
         raise SeedError(f"{where}: {_unknown_message(app, unknown)}")
-    errors = shape_errors(data)
+    errors = shape_errors(app, data)
     if errors:
         first = errors[0]
         where = str(path)
@@ -85,13 +58,15 @@ def seed_from_file(app: SandboxApp, path: Path) -> None:
     apply_seed(app, data, str(path))
 
 
-def shape_errors(data: Any) -> list[SchemaError]:
-    return _shape().errors(data)
+def shape_errors(app: Seedable, data: Any) -> list[SchemaError]:
+    """Where `data` breaks the shape every emulator's seed() relies on (its `seed_shape`)."""
+    return _shape(tuple((name, type(p)) for name, p in app.platforms.items())).errors(data)
 
 
 @functools.cache
-def _shape() -> Validator:
-    return Validator(SHAPE)
+def _shape(emulators: tuple[tuple[str, type[SandboxPlatform]], ...]) -> Validator:
+    sections = {name: emulator.seed_shape for name, emulator in emulators}
+    return Validator({"type": "object", "properties": {**sections, FAULTS: FAULTS_SHAPE}})
 
 
 def _shape_message(error: SchemaError) -> str:
@@ -99,12 +74,12 @@ def _shape_message(error: SchemaError) -> str:
     return f"{error.message} [{at}]" if at else error.message
 
 
-def apply_seed(app: SandboxApp, data: dict[str, Any], source: str) -> None:
+def apply_seed(app: Seedable, data: dict[str, Any], source: str) -> None:
     """Passes each section on; `source` (a file name) starts every error message."""
     unknown = [key for key in data if key not in _sections(app)]
     if unknown:
         raise SeedError(f"{source}: {_unknown_message(app, unknown)}")
-    errors = shape_errors(data)
+    errors = shape_errors(app, data)
     if errors:
         raise SeedError(f"{source}: {_shape_message(errors[0])}")
     for name, section in data.items():
@@ -120,11 +95,11 @@ def apply_seed(app: SandboxApp, data: dict[str, Any], source: str) -> None:
             raise SeedError(f"{source}: {name}: nested too deeply") from None
 
 
-def _sections(app: SandboxApp) -> list[str]:
+def _sections(app: Seedable) -> list[str]:
     return [*app.platforms, FAULTS]
 
 
-def _unknown_message(app: SandboxApp, unknown: list[str]) -> str:
+def _unknown_message(app: Seedable, unknown: list[str]) -> str:
     names = ", ".join(repr(key) for key in unknown)
     return f"unknown section(s) {names} (expected: {', '.join(_sections(app))})"
 

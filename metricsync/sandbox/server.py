@@ -21,18 +21,18 @@ def _handler_for(app: SandboxApp, stopping: threading.Event) -> type[BaseHTTPReq
         disable_nagle_algorithm = True  # headers and body go out as two writes
 
         def _serve(self) -> None:
-            outcome = app.serve(self._request())
+            reply = app.serve(self._request())
             # a stopping server gives up on held-back answers rather than keep threads asleep
-            if outcome.delay_s and stopping.wait(outcome.delay_s):
+            if reply.delay_s and stopping.wait(reply.delay_s):
                 self.close_connection = True
                 return
-            if outcome.response is None:
+            if reply.response is None:
                 self.close_connection = True
                 return
-            if outcome.stream is not None:
-                self._write_stream(outcome.response, outcome.stream)
+            if reply.stream is not None:
+                self._write_stream(reply.response, reply.stream)
                 return
-            self._write(outcome.response)
+            self._write(reply.response)
 
         def _request(self) -> Request:
             length = int(self.headers.get("Content-Length") or 0)

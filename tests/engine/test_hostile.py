@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from metricsync.sandbox.app import Outcome, SandboxApp
+from metricsync.sandbox.app import Reply, SandboxApp
 from metricsync.sandbox.faults import parse_rule, rule_from
 from metricsync.sandbox.http import Request, Response
 from metricsync.sandbox.server import SandboxServer
@@ -239,7 +239,7 @@ def test_a_list_page_of_any_wrong_shape_fails_naming_target_request_and_field(
     serve = project.app.serve
 
     def hostile(request: Request) -> Any:
-        return Outcome(Response.json(200, answer)) if request.path == path else serve(request)
+        return Reply(Response.json(200, answer)) if request.path == path else serve(request)
 
     monkeypatch.setattr(project.app, "serve", hostile)
     code, err = plan(project, capsys)
@@ -275,7 +275,7 @@ def test_a_count_below_the_first_page_that_links_on_is_refused_not_read_as_one_p
     serve = project.app.serve
 
     def hostile(request: Request) -> Any:
-        return Outcome(Response.json(200, answer)) if request.path == path else serve(request)
+        return Reply(Response.json(200, answer)) if request.path == path else serve(request)
 
     monkeypatch.setattr(project.app, "serve", hostile)
     code, err = plan(project, capsys)
@@ -320,7 +320,7 @@ def test_an_experiment_lookup_of_any_wrong_shape_leaves_usage_unknown_not_a_cras
     def hostile(request: Request) -> Any:
         if request.method == "GET" and fnmatch(request.path, path):
             body = answer if isinstance(answer, str) else json.dumps(answer)
-            return Outcome(Response(200, body.encode(), {"Content-Type": "application/json"}))
+            return Reply(Response(200, body.encode(), {"Content-Type": "application/json"}))
         return serve(request)
 
     monkeypatch.setattr(project.app, "serve", hostile)
@@ -347,7 +347,7 @@ def test_a_create_answered_with_something_other_than_an_object_fails_naming_the_
 
     def hostile(request: Request) -> Any:
         if (request.method, request.path) == ("POST", POSTHOG_LIST):
-            return Outcome(Response.json(201, ["not", "a", "metric"]))
+            return Reply(Response.json(201, ["not", "a", "metric"]))
         return serve(request)
 
     monkeypatch.setattr(project.app, "serve", hostile)

@@ -11,11 +11,12 @@ import httpx
 import pytest
 
 from metricsync.errors import ConfigError
-from metricsync.sandbox.app import ConnectionDropped, RequestLog, SandboxApp
+from metricsync.sandbox.app import ConnectionDropped, SandboxApp
 from metricsync.sandbox.embedded import EmbeddedSandbox
 from metricsync.sandbox.faults import FaultRule, Faults, faults_from_environment, parse_rule
 from metricsync.sandbox.http import Request, Response
 from metricsync.sandbox.platform import SandboxPlatform
+from metricsync.sandbox.request_log import RequestLog
 from metricsync.sandbox.seed import SeedError, apply_seed, seed_from_file
 from metricsync.sandbox.store import Store
 from metricsync.sandbox.transport import SandboxTransport

@@ -10,7 +10,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from metricsync.platforms.posthog.sandbox.experiments import (
     ExperimentRoutes,
@@ -40,7 +40,7 @@ from metricsync.platforms.posthog.sandbox.query import (
 )
 from metricsync.sandbox import choices
 from metricsync.sandbox.http import Handler, Request, Response, Router
-from metricsync.sandbox.platform import Clock, SandboxPlatform
+from metricsync.sandbox.platform import SEED_OBJECT, SEED_OBJECTS, Clock, SandboxPlatform
 from metricsync.sandbox.ratelimit import SlidingWindowLimiter
 from metricsync.sandbox.store import Store
 
@@ -133,6 +133,19 @@ CHECKS: dict[str, choices.Check] = {
 class PostHog(SandboxPlatform):
     name = "posthog"
     prefixes = ("/api/projects/", "/api/environments/")
+    seed_shape: ClassVar[dict[str, Any]] = {
+        "type": ["object", "null"],
+        "properties": {
+            "settings": SEED_OBJECT,
+            "projects": {
+                "type": ["object", "null"],
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {"saved_metrics": SEED_OBJECTS, "actions": SEED_OBJECTS},
+                },
+            },
+        },
+    }
 
     def __init__(self, store: Store, clock: Clock = time.time) -> None:
         super().__init__(store, clock)

@@ -8,7 +8,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 
 from metricsync.platforms.statsig.sandbox.experiments import ExperimentRoutes
 from metricsync.platforms.statsig.sandbox.listing import pagination, requested_page, tag_filter
@@ -36,7 +36,7 @@ from metricsync.platforms.statsig.sandbox.parsing import (
 from metricsync.platforms.statsig.sandbox.tags import TagRoutes, TagTable, json_body
 from metricsync.sandbox import choices
 from metricsync.sandbox.http import Request, Response, Router
-from metricsync.sandbox.platform import Clock, SandboxPlatform
+from metricsync.sandbox.platform import SEED_OBJECT, SEED_OBJECTS, Clock, SandboxPlatform
 from metricsync.sandbox.ratelimit import SlidingWindowLimiter
 from metricsync.sandbox.store import Store
 
@@ -129,6 +129,10 @@ CHECKS: dict[str, choices.Check] = {
 class Statsig(SandboxPlatform):
     name = "statsig"
     prefixes = ("/console/v1/",)
+    seed_shape: ClassVar[dict[str, Any]] = {
+        "type": ["object", "null"],
+        "properties": {"metrics": SEED_OBJECTS, "tags": SEED_OBJECTS, "settings": SEED_OBJECT},
+    }
 
     def __init__(self, store: Store, clock: Clock = time.time) -> None:
         super().__init__(store, clock)

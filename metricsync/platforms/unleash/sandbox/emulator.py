@@ -12,13 +12,13 @@ import re
 import threading
 import time
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 from metricsync.platforms.unleash.sandbox.payload import HandlerFailure, accept, schema_problems
 from metricsync.platforms.unleash.sandbox.settings import BACKEND_TOKEN, Token, UnleashSettings
 from metricsync.platforms.unleash.sandbox.usage import UsageLedger
 from metricsync.sandbox.http import Request, Response, Router
-from metricsync.sandbox.platform import Clock, SandboxPlatform
+from metricsync.sandbox.platform import SEED_OBJECT, Clock, SandboxPlatform
 from metricsync.sandbox.ratelimit import SlidingWindowLimiter
 from metricsync.sandbox.store import Store
 
@@ -51,6 +51,13 @@ def _message(status: int, text: str) -> Refusal:
 class Unleash(SandboxPlatform):
     name = "unleash"
     prefixes = ("/api/client/", "/api/admin/")
+    seed_shape: ClassVar[dict[str, Any]] = {
+        "type": ["object", "null"],
+        "properties": {
+            "flags": {"type": ["array", "null"], "items": {"type": ["string", "object"]}},
+            "settings": SEED_OBJECT,
+        },
+    }
 
     def __init__(self, store: Store, clock: Clock = time.time) -> None:
         super().__init__(store, clock)

@@ -11,7 +11,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from metricsync.platforms.userflux.sandbox.events import ENVIRONMENTS, seeded_row
 from metricsync.platforms.userflux.sandbox.settings import TEST_KEY, ApiKey, UserFluxSettings
@@ -22,7 +22,7 @@ from metricsync.platforms.userflux.sandbox.sql import (
     substitute,
 )
 from metricsync.sandbox.http import Request, Response, Router
-from metricsync.sandbox.platform import Clock, SandboxPlatform
+from metricsync.sandbox.platform import SEED_OBJECT, SEED_OBJECTS, Clock, SandboxPlatform
 from metricsync.sandbox.ratelimit import SlidingWindowLimiter
 from metricsync.sandbox.store import Store
 
@@ -77,6 +77,14 @@ class ResultCache:
 class UserFlux(SandboxPlatform):
     name = "userflux"
     prefixes = ("/metrics/",)
+    seed_shape: ClassVar[dict[str, Any]] = {
+        "type": ["object", "null"],
+        "properties": {
+            "predefined_metrics": SEED_OBJECTS,
+            "events": {"type": ["object", "null"], "additionalProperties": SEED_OBJECTS},
+            "settings": SEED_OBJECT,
+        },
+    }
 
     def __init__(self, store: Store, clock: Clock = time.time) -> None:
         super().__init__(store, clock)
