@@ -288,7 +288,7 @@ def floor(files: list[Path]) -> None:
 
 def in_process(root: Path, *flags: str) -> Callable[[], None]:
     def run() -> None:
-        from metricsync.cli import run as cli_run
+        from metricsync.cli.main import run as cli_run
 
         previous = os.getcwd()
         os.chdir(root)

@@ -1,3 +1,3 @@
-from metricsync.cli import main
+from metricsync.cli.main import main
 
 main()

@@ -92,10 +92,9 @@ def _value_rules(data: dict[str, Any]) -> Iterator[tuple[Where, str]]:
 
 
 SECRET_ADVICE = "put secrets in environment variables and write env:NAME here"
-_SECRET_SHAPES = (
-    (re.compile(r"^(?:console|secret|client)-[A-Za-z0-9]{16,}$"), "this looks like a Statsig key"),
-    (re.compile(r"^ph[xc]_[A-Za-z0-9]{20,}$"), "this looks like a PostHog key"),
-    (re.compile(r"^[*\w-]+:[\w-]+\.[0-9a-f]{32,}$"), "this looks like an Unleash token"),
+# Every platform's key shapes, then one no platform owns.
+SECRET_SHAPES = (
+    *(shape for platform in PLATFORMS.values() for shape in platform.secret_shapes),
     (re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@"), "this URL holds a password"),
 )
 
@@ -103,7 +102,7 @@ _SECRET_SHAPES = (
 def _secret_looking(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
-    return next((what for shape, what in _SECRET_SHAPES if shape.search(value)), None)
+    return next((what for shape, what in SECRET_SHAPES if shape.search(value)), None)
 
 
 def _folder_rules(root: Path, data: dict[str, Any]) -> Iterator[tuple[Where, str]]:

@@ -151,7 +151,7 @@ def importable(target: Target, kind: str | None) -> Callable[[LiveObject], dict[
         raise UsageError(
             f"--kind {kind} is not a kind of target {target.name!r}: {', '.join(kinds)}"
         )
-    return platform.to_spec
+    return platform.to_spec.load()
 
 
 def occupants(out: Path) -> Callable[[str, LiveObject], Occupant]:

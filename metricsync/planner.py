@@ -47,7 +47,7 @@ class Overrides:
 
 def synced_targets(workspace: Workspace) -> list[Target]:
     """The selected targets whose platform is planned (Statsig, PostHog)."""
-    return [t for t in workspace.targets if PLATFORMS[t.platform].provider is not None]
+    return [t for t in workspace.targets if PLATFORMS[t.platform].planned]
 
 
 @contextmanager
@@ -61,7 +61,7 @@ def open_providers(
             if factory is None:
                 raise ConfigError(f"target {target.name!r} ({target.platform}) is never planned")
             transport = transport_for(target) if transport_for else None
-            provider = factory(target, transport)
+            provider = factory.load()(target, transport)
             stack.callback(provider.close)
             providers[target.name] = provider
         yield providers

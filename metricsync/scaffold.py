@@ -20,7 +20,7 @@ from metricsync.errors import MetricsyncError
 from metricsync.files import write_whole
 from metricsync.platforms import KINDS, PLATFORMS
 
-DEFAULT_PLATFORMS = ("statsig", "posthog")
+DEFAULT_PLATFORMS = tuple(p.name for p in PLATFORMS.values() if p.planned)  # plan works on them
 CONFIG = "metricsync.yaml"
 GITIGNORE = ".gitignore"
 IGNORED = ".metricsync/"  # local state: the sandbox database, caches (README.md, Layout)

@@ -1,27 +1,26 @@
-"""`metricsync verify`: server-side checks that change nothing. Each UserFlux query runs and its
-`expect` is checked; each create and update of the current plan goes to a provider's dry run."""
+"""`metricsync verify`: server-side checks that change nothing. Each definition of a platform with
+a verifier runs through it (UserFlux: the query runs and its `expect` is checked); each create
+and update of the current plan goes to the dry run of a platform that has one (Statsig)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from metricsync.config import Target
 from metricsync.definitions import Definition
 from metricsync.errors import ApiError, ExitCode, MetricsyncError
 from metricsync.plan import Action, Change
 from metricsync.planner import Overrides, TransportFor, open_providers, plan_target, synced_targets
-from metricsync.platforms.userflux import QUERY
+from metricsync.platforms import PLATFORMS
+from metricsync.platforms.base import Verifier
 from metricsync.provider import Provider
 from metricsync.secrets import redact
 from metricsync.workspace import Workspace
-
-if TYPE_CHECKING:
-    from metricsync.platforms.userflux.client import UserFluxClient
 
 DRY_RUN_ACTIONS = (Action.CREATE, Action.UPDATE, Action.ADOPT, Action.REPLACE)
 
@@ -64,63 +63,46 @@ class DryRunner(Protocol):
 
 
 def verify(workspace: Workspace, transport_for: TransportFor | None = None) -> VerifyReport:
-    """Every check of the selected targets: queries first, then dry runs, in target order.
-    Every client is built (and every secret resolved) before the first request."""
-    from metricsync.platforms.userflux.client import UserFluxClient
-
-    queries = {
-        t.name: [d for d in workspace.definitions(t) if d.kind == QUERY.name]
+    """Every check of the selected targets: each definition a platform verifies first, then
+    dry runs, in target order. Every verifier and provider is built (and every secret resolved)
+    before the first request."""
+    checked = [
+        t
         for t in workspace.targets
-    }
+        if PLATFORMS[t.platform].verifier is not None and workspace.definitions(t)
+    ]
     synced = synced_targets(workspace)
     with ExitStack() as stack:
-        clients = {
-            t.name: stack.enter_context(
-                UserFluxClient(t, transport_for(t) if transport_for else None)
-            )
-            for t in workspace.targets
-            if queries[t.name]
-        }
+        verifiers = {t.name: _verifier(stack, t, transport_for) for t in checked}
         providers = stack.enter_context(open_providers(synced, transport_for))
         results = [
-            check_query(t, d, clients[t.name]) for t in workspace.targets for d in queries[t.name]
+            check_definition(t, d, verifiers[t.name])
+            for t in checked
+            for d in workspace.definitions(t)
         ]
         for target in synced:
-            if isinstance(providers[target.name], DryRunner):
+            if PLATFORMS[target.platform].dry_runs:
                 results += dry_runs(workspace, target, providers[target.name])
     return VerifyReport(tuple(results))
 
 
-def check_query(target: Target, definition: Definition, client: UserFluxClient) -> CheckResult:
-    """Runs one query with its declared variables and checks its `expect`."""
-    from metricsync.platforms.userflux.binding import prepare
+def _verifier(stack: ExitStack, target: Target, transport_for: TransportFor | None) -> Verifier:
+    factory = PLATFORMS[target.platform].verifier
+    assert factory is not None
+    verifier = factory.load()(target, transport_for(target) if transport_for else None)
+    stack.callback(verifier.close)
+    return verifier
 
+
+def check_definition(target: Target, definition: Definition, verifier: Verifier) -> CheckResult:
+    """Runs one definition through its platform's verifier (a UserFlux query and its `expect`)."""
     started = time.perf_counter()
     try:
-        with client.rows(prepare(definition.spec)) as rows:
-            count, problems = expectation_check(definition.spec.get("expect") or {}, rows)
+        passed, detail = verifier.verdict(definition)
     except MetricsyncError as exc:
-        return _result(target, definition, "query", started, failure=exc)
-    status = Status.FAILED if problems else Status.PASSED
-    detail = "; ".join(problems) or f"{count} row{'s' * (count != 1)}"
-    return _result(target, definition, "query", started, status, detail)
-
-
-def expectation_check(expect: Mapping[str, Any], rows: Iterator[Any]) -> tuple[int, list[str]]:
-    """Counts the rows (consuming them one at a time) and says what `expect` found wrong."""
-    wanted = list(expect.get("columns") or [])
-    count, problems = 0, list[str]()
-    for row in rows:
-        count += 1
-        if wanted and not problems:
-            missing = [c for c in wanted if not isinstance(row, dict) or c not in row]
-            if missing:
-                got = ", ".join(map(str, row)) if isinstance(row, dict) else type(row).__name__
-                problems.append(f"row {count} lacks column(s) {', '.join(missing)} (has: {got})")
-    minimum = int(expect.get("min_rows") or 0)
-    if count < minimum:
-        problems.insert(0, f"expected at least {minimum} row{'s' * (minimum != 1)}, got {count}")
-    return count, problems
+        return _result(target, definition, verifier.check, started, failure=exc)
+    status = Status.PASSED if passed else Status.FAILED
+    return _result(target, definition, verifier.check, started, status, detail)
 
 
 def dry_runs(workspace: Workspace, target: Target, provider: Provider) -> list[CheckResult]:

@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from metricsync import schema
-from metricsync.cli import cli
+from metricsync.cli.main import cli
 from metricsync.config import CONFIG_SCHEMA
 from metricsync.errors import ExitCode
 from metricsync.platforms import KINDS

@@ -10,7 +10,7 @@ import click
 import pytest
 
 from metricsync import schema
-from metricsync.cli import cli, run
+from metricsync.cli.main import cli, run
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "metricsync" / "schemas"

@@ -15,7 +15,7 @@ from types import ModuleType
 
 import click
 
-from metricsync.cli import cli
+from metricsync.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 

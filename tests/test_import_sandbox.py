@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from metricsync.cli import run
+from metricsync.cli.main import run
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.store import Store
 

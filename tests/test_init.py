@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from metricsync.cli import run
+from metricsync.cli.main import run
 from metricsync.scaffold import gitignore_with_entry
 
 ROOT = Path(__file__).resolve().parents[1]

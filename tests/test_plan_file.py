@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from metricsync.cli import run
+from metricsync.cli.main import run
 from metricsync.plan import Action, Change, FieldChange, Plan, TargetPlan
 from metricsync.plan_file import FORMAT_VERSION, changed_since_review, read, save
 

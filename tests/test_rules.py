@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from metricsync import governance, schema, validation
-from metricsync.cli import run
+from metricsync.cli.main import run
 from metricsync.platforms import KINDS
 
 STATSIG = """\

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from metricsync.cli import run
+from metricsync.cli.main import run
 from metricsync.lock import project_lock
 from metricsync.platforms.unleash.sandbox.settings import ADMIN_TOKEN, BACKEND_TOKEN, FRONTEND_TOKEN
 from metricsync.sandbox.app import Reply, SandboxApp

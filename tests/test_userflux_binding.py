@@ -10,7 +10,6 @@ import sqlite3
 import pytest
 
 from metricsync.definitions import Definition
-from metricsync.platforms.userflux import check_queries
 from metricsync.platforms.userflux.binding import (
     BindingError,
     Query,
@@ -18,6 +17,7 @@ from metricsync.platforms.userflux.binding import (
     literal_value,
     prepare,
 )
+from metricsync.platforms.userflux.checks import check_queries
 
 HOSTILE = [
     "x' OR '1'='1",

@@ -12,7 +12,7 @@ import pytest
 
 import metricsync
 from metricsync import schema, validation
-from metricsync.cli import run
+from metricsync.cli.main import run
 from metricsync.problems import Problem
 from metricsync.render.validation import _annotation
 

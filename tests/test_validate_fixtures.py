@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from metricsync.cli import run
+from metricsync.cli.main import run
 
 CASES = sorted(p for p in (Path(__file__).parent / "fixtures" / "invalid").iterdir() if p.is_dir())
 REGENERATE = os.environ.get("METRICSYNC_REGENERATE") == "1"

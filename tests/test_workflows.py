@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from metricsync import __version__
-from metricsync.cli import run
+from metricsync.cli.main import run
 from metricsync.platforms import PLATFORMS
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.server import SandboxServer

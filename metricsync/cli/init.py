@@ -9,11 +9,22 @@ import click
 
 from metricsync.cli.options import sandbox_accepted
 from metricsync.errors import ExitCode
+from metricsync.platforms import PLATFORMS
+from metricsync.platforms.base import NextSteps
 
 if TYPE_CHECKING:
     from metricsync.scaffold import InitReport
 
-PLATFORM_NAMES = ("statsig", "posthog", "userflux", "unleash")
+PLATFORM_NAMES = tuple(PLATFORMS)
+PLANNED = " and ".join(p.name for p in PLATFORMS.values() if p.planned)
+# What init suggests for every platform plan, apply and import work on.
+PLANNED_STEPS = NextSteps(
+    rehearse=(("metricsync plan --sandbox", "rehearse against the embedded sandbox"),),
+    live=(
+        ("metricsync import", "bring an existing account's objects in"),
+        ("metricsync plan", "see what apply would change live"),
+    ),
+)
 
 
 @click.command("init")
@@ -22,7 +33,7 @@ PLATFORM_NAMES = ("statsig", "posthog", "userflux", "unleash")
     "platforms",
     multiple=True,
     type=click.Choice(PLATFORM_NAMES),
-    help="A platform to start a target for (repeatable; default: statsig and posthog).",
+    help=f"A platform to start a target for (repeatable; default: {PLANNED}).",
 )
 @click.option("--examples", is_flag=True, help="Add one example definition per platform.")
 @click.option(
@@ -46,9 +57,6 @@ def init_command(platforms: tuple[str, ...], examples: bool, no_workflows: bool)
     report = init_project(Path.cwd(), InitOptions(chosen, examples, not no_workflows))
     click.echo(render(report, chosen), nl=False)
     return ExitCode.OK
-
-
-PLANNED = ("statsig", "posthog")  # the platforms plan, apply and import work on
 
 
 def render(report: InitReport, platforms: tuple[str, ...]) -> str:
@@ -87,23 +95,21 @@ def render(report: InitReport, platforms: tuple[str, ...]) -> str:
             steps.append(f"Set the variables it references: {', '.join(names)}.")
         if secrets and secrets != names:
             steps[-1] += f" The workflows read {', '.join(secrets)} from repository secrets."
-    planned = any(p in PLANNED for p in platforms)
-    commands = [("metricsync validate", "check the config and definitions (offline)")]
-    if planned:
-        commands.append(("metricsync plan --sandbox", "rehearse against the embedded sandbox"))
-    if "userflux" in platforms:
-        commands.append(("metricsync verify --sandbox", "run the queries against the sandbox"))
-    if "unleash" in platforms:
-        commands.append(("metricsync unleash validate", "check the usage payloads (offline)"))
-    if planned:
-        commands.append(("metricsync import", "bring an existing account's objects in"))
-        commands.append(("metricsync plan", "see what apply would change live"))
-    if "userflux" in platforms:
-        commands.append(("metricsync verify", "run the queries on UserFlux"))
-    steps += [f"{command:<33}{what}" for command, what in commands]
+    steps += [f"{command:<33}{what}" for command, what in next_steps(platforms)]
     lines += ["", "Next steps:"]
     lines += [f"  {number}. {step}" for number, step in enumerate(steps, 1)]
     return "\n".join(lines) + "\n"
+
+
+def next_steps(platforms: tuple[str, ...]) -> list[tuple[str, str]]:
+    """validate, then each chosen platform's rehearsals, then its live commands, in the
+    registry's order; a step two platforms share is listed once."""
+    chosen = [p for p in PLATFORMS.values() if p.name in platforms]
+    own = [s for p in chosen for s in [*([PLANNED_STEPS] if p.planned else []), p.next_steps]]
+    rehearse = [step for s in own for step in s.rehearse]
+    live = [step for s in own for step in s.live]
+    validate = ("metricsync validate", "check the config and definitions (offline)")
+    return list(dict.fromkeys([validate, *rehearse, *live]))
 
 
 def _repository_root(folder: Path) -> Path | None:

@@ -1,15 +1,18 @@
-"""What a platform module declares: its kinds, their schemas and checks, and its config keys."""
+"""What a platform's package declares on its record: its kinds, their schemas and checks, its
+config keys and secret shapes, its commands, and how plan, import and verify reach it."""
 
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from metricsync.problems import Severity
 
 if TYPE_CHECKING:
+    import click
     import httpx
 
     from metricsync.config import Target
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
     from metricsync.sandbox.platform import SandboxPlatform
 
 T = TypeVar("T")
+ProviderFactory = Callable[["Target", "httpx.BaseTransport | None"], "Provider"]
 
 
 @dataclass(frozen=True)
@@ -31,11 +35,34 @@ class Lazy(Generic[T]):
     name: str
 
     def load(self) -> T:
-        value: T = getattr(importlib.import_module(self.module), self.name)
-        return value
+        return cast(T, getattr(importlib.import_module(self.module), self.name))
 
 
-ProviderFactory = Callable[["Target", "httpx.BaseTransport | None"], "Provider"]
+class Verifier(Protocol):
+    """What `metricsync verify` runs each definition of one target through, changing nothing
+    (UserFlux: the query runs and its `expect` is checked). Built before the first request."""
+
+    @property
+    def check(self) -> str:
+        """The check's name in the report ("query")."""
+
+    def verdict(self, definition: Definition) -> tuple[bool, str]:
+        """Passed or not, and what passed ("12 rows") or why not; MetricsyncError when the
+        platform refused."""
+
+    def close(self) -> None: ...
+
+
+VerifierFactory = Callable[["Target", "httpx.BaseTransport | None"], Verifier]
+
+
+@dataclass(frozen=True)
+class NextSteps:
+    """What `metricsync init` suggests running for a platform: rehearsals (offline or against the
+    sandbox) first, then the commands that reach it. Each step is (command, what it does)."""
+
+    rehearse: tuple[tuple[str, str], ...] = ()
+    live: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,20 +97,37 @@ class Platform:
     default_endpoint: str | None
     sandbox_path: str = ""  # appended to the sandbox URL when --sandbox points a target at it
     settings_defaults: tuple[tuple[str, Any], ...] = ()
-    provider: ProviderFactory | None = None  # None: never planned (query runners, usage sinks)
-    # The inverse of a provider's from_payload for `import`: a live object as definition spec.
-    to_spec: Callable[[LiveObject], dict[str, Any]] | None = None
+    # Values that look like this platform's secrets, written into another config key: refused,
+    # each with what it looks like ("this looks like a Statsig key").
+    secret_shapes: tuple[tuple[re.Pattern[str], str], ...] = ()
+    # The Provider class plan, apply and import use. None: never planned (query runners, usage
+    # sinks).
+    provider: Lazy[ProviderFactory] | None = None
+    # The inverse of the mapping's from_payload for `import`: a live object as definition spec.
+    # None: nothing to import.
+    to_spec: Lazy[Callable[[LiveObject], dict[str, Any]]] | None = None
     # Objects the definitions reference that metricsync does not manage (PostHog actions), as
     # this platform's sandbox seed section: --sandbox provides them, so that a project copied
     # from a real account runs there as it is (docs/sandbox/README.md). None: the platform checks
     # no references.
     sandbox_references: Callable[[Target, Sequence[Definition]], dict[str, Any]] | None = None
+    # `metricsync verify`: each definition runs through the verifier (None: none does), and a
+    # dry-running provider is sent the plan's creates and updates, which it validates unstored.
+    verifier: Lazy[VerifierFactory] | None = None
+    dry_runs: bool = False
     # The platform's API emulator in the sandbox (metricsync/sandbox/app.py serves it). None:
     # --sandbox and `sandbox serve` cannot stand in for the platform.
     emulator: Lazy[type[SandboxPlatform]] | None = None
     # The variables the example metricsync.yaml (docs/config.md) reads: {config key: ENV_NAME}.
     # `sandbox serve` prints an `export` line for each, with the credential the emulator accepts.
     example_variables: Mapping[str, str] = field(default_factory=dict)
+    commands: tuple[click.Command, ...] = ()  # the platform's own commands (userflux: query)
+    next_steps: NextSteps = NextSteps()  # init's suggestions besides plan's (for planned ones)
+
+    @property
+    def planned(self) -> bool:
+        """Whether plan, apply and import work on this platform."""
+        return self.provider is not None
 
 
 def checks(*each: Callable[[Definition], Iterable[Finding]]) -> Check:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from metricsync.apply import ApplyReport, apply_plan
-from metricsync.cli import run
+from metricsync.cli.main import run
 from metricsync.plan import Plan
 from metricsync.planner import Overrides, build_plan, open_session
 from metricsync.platforms.statsig.mapping import CREATE_ONLY

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from metricsync.apply import Status, apply_plan
-from metricsync.cli import run
+from metricsync.cli.main import run
 from metricsync.lock import FILE, Locked, project_lock
 from metricsync.plan import Plan
 from metricsync.planner import build_plan, open_session

@@ -87,7 +87,7 @@ def test_plan_out_state_and_imports_are_renamed_into_place(
 def test_schema_out_dir_replaces_each_schema_whole(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from metricsync.cli import run
+    from metricsync.cli.main import run
 
     assert run(["schema", "--out-dir", str(tmp_path)]) == 0
     schema = tmp_path / "statsig" / "metric.schema.json"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from metricsync.cli import run
+from metricsync.cli.main import run
 from metricsync.sandbox.app import SandboxApp
 from metricsync.sandbox.server import SandboxServer
 from tests.engine.conftest import POSTHOG_KEY, STATSIG_KEY

@@ -17,7 +17,7 @@ from typing import IO
 import httpx
 import pytest
 
-from metricsync.cli import run
+from metricsync.cli.main import run
 from metricsync.platforms.statsig.provider import LIMITS
 from tests.engine.test_scenarios import SUM
 from tests.sandbox.test_serve import STATSIG, client, serving

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from metricsync.cli import run
+from metricsync.cli.main import run
 from metricsync.client import ApiClient, Limits
 from metricsync.errors import MetricsyncError
 from metricsync.importer import Entry, Skip, check

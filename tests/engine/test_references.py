@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from metricsync.apply import Status
-from metricsync.cli import run
+from metricsync.cli.main import run
 from metricsync.definitions import Definition
 from metricsync.platforms.posthog.references import referenced_actions
 from tests.engine.conftest import REPO, Project

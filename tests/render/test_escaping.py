@@ -12,7 +12,7 @@ import click
 import pytest
 
 from metricsync.apply import Outcome, Status
-from metricsync.cli import run
+from metricsync.cli.main import run
 from metricsync.plan import ABSENT, Action, Change, FieldChange, Lookalike, Plan, TargetPlan
 from metricsync.render.markdown import render_markdown
 from metricsync.render.rows import write_rows

@@ -16,7 +16,7 @@ from typing import IO
 import httpx
 import pytest
 
-from metricsync.cli import run
+from metricsync.cli.main import run
 
 ROOT = Path(__file__).resolve().parents[2]
 STATSIG = {"STATSIG-API-KEY": "console-sandbox-key"}

@@ -1,20 +1,10 @@
 """PostHog experiment saved metrics: full sync of `posthog/saved_metric` definitions."""
 
-from __future__ import annotations
-
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+import re
 
 from metricsync.platforms.base import Kind, Lazy, Platform
 from metricsync.platforms.posthog.checks import check_saved_metrics
-
-if TYPE_CHECKING:
-    import httpx
-
-    from metricsync.config import Target
-    from metricsync.definitions import Definition
-    from metricsync.live import LiveObject
-    from metricsync.provider import Provider
+from metricsync.platforms.posthog.references import sandbox_references
 
 SAVED_METRIC = Kind(
     "posthog/saved_metric",
@@ -24,25 +14,6 @@ SAVED_METRIC = Kind(
     casefold_tags=True,
 )
 
-
-def _provider(target: Target, transport: httpx.BaseTransport | None) -> Provider:
-    from metricsync.platforms.posthog.provider import PostHogProvider
-
-    return PostHogProvider(target, transport)
-
-
-def _to_spec(live: LiveObject) -> dict[str, Any]:
-    from metricsync.platforms.posthog.mapping import to_spec
-
-    return to_spec(live)
-
-
-def _sandbox_references(target: Target, definitions: Sequence[Definition]) -> dict[str, Any]:
-    from metricsync.platforms.posthog.references import sandbox_references
-
-    return sandbox_references(target, definitions)
-
-
 PLATFORM = Platform(
     name="posthog",
     kinds=(SAVED_METRIC,),
@@ -50,9 +21,10 @@ PLATFORM = Platform(
     endpoint_key="host",
     default_endpoint="https://us.posthog.com",
     settings_defaults=(("sync_tags", True),),
-    provider=_provider,
-    to_spec=_to_spec,
-    sandbox_references=_sandbox_references,
+    secret_shapes=((re.compile(r"^ph[xc]_[A-Za-z0-9]{20,}$"), "this looks like a PostHog key"),),
+    provider=Lazy("metricsync.platforms.posthog.provider", "PostHogProvider"),
+    to_spec=Lazy("metricsync.platforms.posthog.mapping", "to_spec"),
+    sandbox_references=sandbox_references,
     emulator=Lazy("metricsync.platforms.posthog.sandbox.emulator", "PostHog"),
     example_variables={"api_key": "POSTHOG_PERSONAL_API_KEY"},
 )

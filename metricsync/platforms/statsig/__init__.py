@@ -1,33 +1,11 @@
 """Statsig Console API metrics: full sync of `statsig/metric` definitions."""
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
+import re
 
 from metricsync.platforms.base import Kind, Lazy, Platform
 from metricsync.platforms.statsig.checks import check_metrics
 
-if TYPE_CHECKING:
-    import httpx
-
-    from metricsync.config import Target
-    from metricsync.live import LiveObject
-    from metricsync.provider import Provider
-
 METRIC = Kind("statsig/metric", "statsig/metric.schema.json", check_metrics)
-
-
-def _provider(target: Target, transport: httpx.BaseTransport | None) -> Provider:
-    from metricsync.platforms.statsig.provider import StatsigProvider
-
-    return StatsigProvider(target, transport)
-
-
-def _to_spec(live: LiveObject) -> dict[str, Any]:
-    from metricsync.platforms.statsig.mapping import to_spec
-
-    return to_spec(live)
-
 
 PLATFORM = Platform(
     name="statsig",
@@ -35,8 +13,15 @@ PLATFORM = Platform(
     secrets=("api_key",),
     endpoint_key="base_url",
     default_endpoint="https://statsigapi.net",
-    provider=_provider,
-    to_spec=_to_spec,
+    secret_shapes=(
+        (
+            re.compile(r"^(?:console|secret|client)-[A-Za-z0-9]{16,}$"),
+            "this looks like a Statsig key",
+        ),
+    ),
+    provider=Lazy("metricsync.platforms.statsig.provider", "StatsigProvider"),
+    to_spec=Lazy("metricsync.platforms.statsig.mapping", "to_spec"),
+    dry_runs=True,  # Statsig's dryRun: verify sends the plan's creates and updates
     emulator=Lazy("metricsync.platforms.statsig.sandbox.emulator", "Statsig"),
     example_variables={"api_key": "STATSIG_CONSOLE_API_KEY"},
 )

@@ -15,7 +15,7 @@ from metricsync.config import display_path
 from metricsync.definitions import Definition, from_document
 from metricsync.documents import Document, Locator, load_file, problem_at
 from metricsync.errors import ConfigError
-from metricsync.platforms.unleash import USAGE
+from metricsync.platforms.unleash.kinds import USAGE
 from metricsync.problems import Problem
 
 

@@ -17,6 +17,7 @@ from metricsync.cli.options import (
     timeout_option,
 )
 from metricsync.errors import ExitCode, UsageError
+from metricsync.platforms.userflux.kinds import NAME, QUERY
 
 if TYPE_CHECKING:
     from metricsync.config import Target
@@ -81,8 +82,6 @@ def query_command(
 
 def find_query(workspace: Workspace, name: str) -> tuple[Target, Definition]:
     """The one selected target and userflux/query definition called `name`."""
-    from metricsync.platforms.userflux import QUERY
-
     found = [
         (target, definition)
         for target in workspace.targets
@@ -106,10 +105,9 @@ def find_query(workspace: Workspace, name: str) -> tuple[Target, Definition]:
 def _query_targets(config_path: Path) -> list[str]:
     """Without --target, only the UserFlux targets are validated and used."""
     from metricsync.config_file import load_config
-    from metricsync.platforms.userflux import PLATFORM
 
     config = load_config(config_path)
-    return [t.name for t in config.targets.values() if t.platform == PLATFORM.name]
+    return [t.name for t in config.targets.values() if t.platform == NAME]
 
 
 def _variable(text: str) -> tuple[str, Any]:

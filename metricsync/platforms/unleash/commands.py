@@ -17,6 +17,7 @@ from metricsync.cli.options import (
     timeout_option,
 )
 from metricsync.errors import ExitCode, InvalidInput, UsageError
+from metricsync.platforms.unleash.kinds import NAME, USAGE
 
 if TYPE_CHECKING:
     from metricsync.platforms.unleash.sender import Batch, SendReport, SendResult
@@ -114,10 +115,9 @@ def send_command(
 
 
 def _batches(workspace: Workspace, file: Path | None) -> list[Batch]:
-    from metricsync.platforms.unleash import PLATFORM, USAGE
     from metricsync.platforms.unleash.payloads import read_payloads
 
-    chosen = [t for t in workspace.targets if t.platform == PLATFORM.name]
+    chosen = [t for t in workspace.targets if t.platform == NAME]
     if not chosen:
         raise UsageError("no Unleash target selected (a target with provider: unleash)")
     if file is None:
@@ -138,10 +138,9 @@ def _batches(workspace: Workspace, file: Path | None) -> list[Batch]:
 def _unleash_targets(config_path: Path) -> list[str]:
     """Without --target, only the Unleash targets are validated and used."""
     from metricsync.config_file import load_config
-    from metricsync.platforms.unleash import PLATFORM
 
     config = load_config(config_path)
-    return [t.name for t in config.targets.values() if t.platform == PLATFORM.name]
+    return [t.name for t in config.targets.values() if t.platform == NAME]
 
 
 def _render(report: SendReport, output_format: str) -> str:
