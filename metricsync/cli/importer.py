@@ -3,6 +3,7 @@ then say what the next plan does with them (adopt, never silently take over)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,11 +70,25 @@ def import_command(
     from metricsync.importer import ImportOptions
 
     options = ImportOptions(kind, select, out, force)
+    reports = import_targets(
+        config_path,
+        targets,
+        options,
+        sandbox=sandbox,
+        progress=lambda m: click.echo(m, err=True),
+        finished=_report_each(output_format, sandbox),
+    )
+    if output_format == "json":
+        click.echo(render_json(reports), nl=False)
+    return ExitCode.OK
+
+
+def _report_each(output_format: str, sandbox: bool) -> Callable[[ImportReport], None]:
+    """Each target's report as soon as its files are written: a later target's failure must
+    not hide what an earlier one wrote."""
     shown: list[ImportReport] = []
 
     def finished(report: ImportReport) -> None:
-        """Each target's report as soon as its files are written: a later target's failure
-        must not hide what an earlier one wrote."""
         for entry in report.written:
             if entry.live.legacy:
                 click.echo(f"Warning: {_legacy(entry, report)}", err=True)
@@ -81,17 +96,7 @@ def import_command(
             click.echo(("\n" if shown else "") + render_text(report, sandbox), nl=False)
         shown.append(report)
 
-    reports = import_targets(
-        config_path,
-        targets,
-        options,
-        sandbox=sandbox,
-        progress=lambda m: click.echo(m, err=True),
-        finished=finished,
-    )
-    if output_format == "json":
-        click.echo(render_json(reports), nl=False)
-    return ExitCode.OK
+    return finished
 
 
 def _legacy(entry: Entry, report: ImportReport) -> str:

@@ -20,6 +20,7 @@ from metricsync.cli.options import (
 from metricsync.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
+    from metricsync.apply_run import Screen
     from metricsync.plan import Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -135,19 +136,13 @@ def apply_command(
     to delete once that run is gone. A create that finds its object made meanwhile by another
     run, exactly as defined, counts as applied.
     """
-    from metricsync.apply_run import ApplyOptions, Screen, run_apply
+    from metricsync.apply_run import ApplyOptions, run_apply
     from metricsync.planner import Overrides
-    from metricsync.render.text import render_outcome, render_plan, render_report
+    from metricsync.render.text import render_report
 
     overrides = Overrides(allow_deletes, allow_changes_percent, adopt_from, allow_in_use)
     options = ApplyOptions(config_path, targets, planfile, sandbox, overrides)
-    screen = Screen(
-        warn=_warn,
-        show=lambda plan: click.echo(render_plan(plan, colour=sys.stdout.isatty()), nl=False),
-        confirm=_no_question if yes else _confirm,
-        progress=lambda outcome: click.echo(render_outcome(outcome), err=True),
-    )
-    report = run_apply(options, screen)
+    report = run_apply(options, _terminal(yes))
     if report is None:  # nothing to change
         return ExitCode.OK
     click.echo(render_report(report), nl=False)
@@ -166,6 +161,20 @@ def render(plan: Plan, output_format: str) -> str:
     from metricsync.render.text import render_plan
 
     return render_plan(plan, colour=sys.stdout.isatty())
+
+
+def _terminal(yes: bool) -> Screen:
+    """How apply shows and asks things here: the plan on stdout, warnings and each change's
+    outcome on stderr, and the question unless --yes."""
+    from metricsync.apply_run import Screen
+    from metricsync.render.text import render_outcome, render_plan
+
+    return Screen(
+        warn=_warn,
+        show=lambda plan: click.echo(render_plan(plan, colour=sys.stdout.isatty()), nl=False),
+        confirm=_no_question if yes else _confirm,
+        progress=lambda outcome: click.echo(render_outcome(outcome), err=True),
+    )
 
 
 def _confirm(plan: Plan) -> None:
