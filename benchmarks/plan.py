@@ -36,7 +36,7 @@ from sandbox_child import sandbox_in_child
 from metricsync.config import Policy, Target
 from metricsync.definitions import Definition
 from metricsync.diff import diff
-from metricsync.planner import read_states
+from metricsync.planner import read_targets
 from metricsync.platforms.posthog.provider import PAGE_SIZE as POSTHOG_PAGE
 from metricsync.platforms.posthog.provider import PostHogProvider
 from metricsync.platforms.statsig.provider import PAGE_SIZE as STATSIG_PAGE
@@ -167,13 +167,13 @@ def _quartiles(values: list[float]) -> str:
 
 
 def both_targets(providers: dict[str, Any], n: int, repeat: int) -> tuple[float, float]:
-    """Median wall times of `planner.read_states` over both targets, as `plan` reads them, and of
+    """Median wall times of `planner.read_targets` over both targets, as `plan` reads them, and of
     the same reads one after the other, interleaved so that both see the same machine."""
     expected = {name: n for name in providers}
     at_once, apart = [], []
     for _ in range(repeat):
         started = time.perf_counter()
-        states = read_states(providers, expected)
+        states = read_targets(providers, expected)
         at_once.append(time.perf_counter() - started)
         del states
         started = time.perf_counter()

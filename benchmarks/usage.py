@@ -33,7 +33,7 @@ from plan import desired, seed, target
 from sandbox_child import sandbox_in_child
 
 from metricsync.plan import TargetPlan
-from metricsync.planner import Overrides, plan_target, read_states
+from metricsync.planner import Overrides, plan_target, read_targets
 from metricsync.platforms.posthog.provider import PostHogProvider
 from metricsync.platforms.statsig.experiments import PAGE_SIZE as STATSIG_LOOKUP_PAGE
 from metricsync.platforms.statsig.provider import StatsigProvider
@@ -132,7 +132,7 @@ def both_targets(url: str, n: int, repeat: int) -> tuple[float, float]:
     for _ in range(repeat):
         for timings, concurrent in ((at_once, True), (apart, False)):
             providers = {platform: make() for platform, make in makers(url).items()}
-            states = read_states(providers, dict.fromkeys(providers, n - DELETES))
+            states = read_targets(providers, dict.fromkeys(providers, n - DELETES))
             jobs = [
                 (p.target, desired(KINDS[name], n - DELETES, CHANGED_EVERY), p, Overrides(),
                  states[name])

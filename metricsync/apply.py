@@ -1,7 +1,9 @@
 """Executes a plan through providers: independent changes run concurrently, a failure skips
 only the changes that depend on it, deletes run last and one at a time, and every change's
 outcome is reported. An interruption stops new changes from starting; the ones in flight
-finish and are reported with the rest (docs/README.md, exit codes)."""
+finish and are reported with the rest (docs/README.md, exit codes). What a write learns about its
+target comes back with its answer and is recorded here, on apply's own thread, never on the
+provider."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from metricsync.errors import ExitCode, MetricsyncError, NotTaken, Refused
 from metricsync.interrupt import Interruption, NotStarted
 from metricsync.live import LiveObject
 from metricsync.plan import Action, Change, Plan, TargetPlan
-from metricsync.provider import NameTaken, Provider, describe_fields
+from metricsync.provider import Facts, Learnt, NameTaken, Provider, Written, describe_fields
 from metricsync.secrets import redact
 
 
@@ -60,6 +62,34 @@ class ApplyReport:
 Progress = Callable[[Outcome], None]
 
 
+@dataclass
+class Learning:
+    """What one target's apply knows beyond its settings: the facts its read learnt, then those
+    its writes returned, each recorded after the write's worker is done. Each note is kept once
+    (writes in flight together may learn the same thing)."""
+
+    facts: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    learnt: set[str] = field(default_factory=set)  # keys this run's writes taught
+
+    def add(self, learnt: Learnt) -> None:
+        self.facts.update(learnt.facts)
+        self.learnt.update(learnt.facts)
+        self.notes += [note for note in learnt.notes if note not in self.notes]
+
+    def remembered(self, keys: Sequence[str]) -> dict[str, Any]:
+        """The facts to keep for later runs (.metricsync/state.json): those of `keys` taught."""
+        return {key: self.facts[key] for key in keys if key in self.learnt}
+
+
+@dataclass(frozen=True)
+class _Answered:
+    """A write the platform answered, to be checked on apply's own thread."""
+
+    written: Written
+    started: float
+
+
 def apply_plan(
     plan: Plan,
     providers: dict[str, Provider],
@@ -78,13 +108,15 @@ def apply_plan(
         if target_plan.changes:
             provider = providers[target_plan.target]
             provider.client.guard = stop
+            learning = Learning(dict(target_plan.facts))
             try:
-                outcomes += apply_target(target_plan, provider, progress, stop)
+                outcomes += apply_target(target_plan, provider, progress, stop, learning)
             finally:
                 provider.client.guard = None
-            notes += provider.notes
-            if provider.learnt:
-                learnt[target_plan.target] = dict(provider.learnt)
+            notes += learning.notes
+            remembered = learning.remembered(provider.remembered)
+            if remembered:
+                learnt[target_plan.target] = remembered
     return ApplyReport(tuple(outcomes), tuple(notes), learnt, stop if stop.interrupted else None)
 
 
@@ -93,11 +125,13 @@ def apply_target(
     provider: Provider,
     progress: Progress,
     interruption: Interruption | None = None,
+    learning: Learning | None = None,
 ) -> list[Outcome]:
     stop = interruption or Interruption()
+    learning = learning or Learning(dict(plan.facts))
     try:
         with stop.change(provider.client.deadline):  # setup writes (tags) are gated too
-            provider.prepare(plan.changes)
+            provider.prepare(plan.changes, learning.facts)
     except MetricsyncError as exc:
         status = Status.NOT_STARTED if isinstance(exc, NotStarted) else Status.FAILED
         failed = [Outcome(plan.target, c, status, redact(str(exc))) for c in plan.changes]
@@ -106,9 +140,10 @@ def apply_target(
         return failed
     writes = [c for c in plan.changes if c.action != Action.DELETE]
     deletes = [c for c in plan.changes if c.action == Action.DELETE]
-    outcomes = _run_concurrently(plan.target, writes, provider, progress, stop)
+    outcomes = _run_concurrently(plan.target, writes, provider, progress, stop, learning)
     for change in deletes:  # in plan order: dependants before what they depend on
-        outcomes.append(_execute(plan.target, change, provider, stop))
+        sent = _execute(plan.target, change, provider, stop, dict(learning.facts))
+        outcomes.append(_checked(plan.target, change, sent, provider, learning))
         progress(outcomes[-1])
     return outcomes
 
@@ -119,10 +154,11 @@ def _run_concurrently(
     provider: Provider,
     progress: Progress,
     stop: Interruption,
+    learning: Learning,
 ) -> list[Outcome]:
     done: dict[str, Outcome] = {}
     pending = list(changes)
-    running: dict[Future[Outcome], Change] = {}
+    running: dict[Future[Outcome | _Answered], Change] = {}
     with ThreadPoolExecutor(max_workers=provider.limits.writes_in_flight) as pool:
         while pending or running:
             if stop.interrupted:
@@ -138,14 +174,16 @@ def _run_concurrently(
                     done[change.key] = _skipped(target, change, done)
                     progress(done[change.key])
                 else:
-                    future = pool.submit(_execute, target, change, provider, stop)
+                    facts = dict(learning.facts)  # what the run knows as the write starts
+                    future = pool.submit(_execute, target, change, provider, stop, facts)
                     running[future] = change
             if not running:
                 continue
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
-                outcome = future.result()
-                done[running.pop(future).key] = outcome
+                change = running.pop(future)
+                outcome = _checked(target, change, future.result(), provider, learning)
+                done[change.key] = outcome
                 progress(outcome)
     return [done[c.key] for c in changes]
 
@@ -187,63 +225,83 @@ def _skipped(target: str, change: Change, done: dict[str, Outcome]) -> Outcome:
     return Outcome(target, change, Status.SKIPPED, f"skipped: {', '.join(failed)} did not apply")
 
 
-def _execute(target: str, change: Change, provider: Provider, stop: Interruption) -> Outcome:
+def _execute(
+    target: str, change: Change, provider: Provider, stop: Interruption, facts: Facts
+) -> Outcome | _Answered:
+    """Sends the change (on a worker); the answer is checked by `_checked`."""
     started = time.monotonic()
     try:
         with stop.change(provider.client.deadline):
-            answered = _dispatch(change, provider)
-        _check(change, answered, provider)
+            return _Answered(_dispatch(change, provider, facts), started)
     except NotStarted as exc:
         return Outcome(target, change, Status.NOT_STARTED, str(exc))
     except MetricsyncError as exc:
         error = redact(str(exc))
         return Outcome(target, change, Status.FAILED, error, time.monotonic() - started)
-    return Outcome(target, change, Status.APPLIED, None, time.monotonic() - started)
 
 
-def _dispatch(change: Change, provider: Provider) -> LiveObject | None:
+def _checked(
+    target: str, change: Change, sent: Outcome | _Answered, provider: Provider, learning: Learning
+) -> Outcome:
+    """The change's outcome, once what its write learnt is recorded (on apply's own thread)."""
+    if isinstance(sent, Outcome):
+        return sent
+    learning.add(sent.written.learnt)
+    try:
+        _check(change, sent.written.answered, provider, learning)
+    except MetricsyncError as exc:
+        error = redact(str(exc))
+        return Outcome(target, change, Status.FAILED, error, time.monotonic() - sent.started)
+    return Outcome(target, change, Status.APPLIED, None, time.monotonic() - sent.started)
+
+
+def _dispatch(change: Change, provider: Provider, facts: Facts) -> Written:
     if change.action == Action.CREATE:
-        return _create(change, provider)
+        return _create(change, provider, facts)
     if change.action in (Action.UPDATE, Action.ADOPT):
-        return provider.update(change)
+        return provider.update(change, facts)
     if change.action == Action.REPLACE:
         provider.delete(change)
-        return _create(change, provider)
+        return _create(change, provider, facts)
     if change.action == Action.DELETE:
         if change.live is None or not change.live.owned:
             raise Refused(f"{change.name!r} does not carry the ownership marker; not deleting it")
         provider.delete(change)
-    return None
+    return Written(None)
 
 
-def _create(change: Change, provider: Provider) -> LiveObject | None:
+def _create(change: Change, provider: Provider, facts: Facts) -> Written:
     """A create that lost a race to an identical object (a concurrent run made it since the
     plan) has reached its goal and counts as applied; a different one fails, saying so."""
     try:
-        return provider.create(change)
+        return provider.create(change, facts)
     except NameTaken as taken:
         if change.definition is None:
             raise
-        fields = untaken(change.definition, taken.found, provider.written_view())
+        fields = untaken(change.definition, taken.found, provider.written_view(facts))
         if fields:
             raise NameTaken(
                 f"{change.name!r} was created meanwhile (by another run, or by hand) and differs "
                 f"from this definition: {describe_fields(fields)}; run plan again to see it",
                 taken.found,
             ) from None
-        provider.notes.append(
+        note = (
             f"{change.name!r} was created meanwhile by another run, exactly as defined: "
             "counted as applied"
         )
-        return taken.found
+        return Written(taken.found, Learnt(notes=(note,)))
 
 
-def _check(change: Change, answered: LiveObject | None, provider: Provider) -> None:
+def _check(
+    change: Change, answered: LiveObject | None, provider: Provider, learning: Learning
+) -> None:
     """A write counts as applied only when the object the platform answered with holds every
     compared field as sent: an accepted write that did not take a field is a failure naming
-    it, never "ok" (docs/platforms/README.md)."""
+    it, never "ok" (docs/platforms/README.md); what that teaches is recorded."""
     if answered is None or change.definition is None:
         return
-    fields = untaken(change.definition, answered, provider.written_view())
+    fields = untaken(change.definition, answered, provider.written_view(learning.facts))
     if fields:
-        raise NotTaken(provider.not_taken(change, fields))
+        message, facts = provider.not_taken(change, fields, learning.facts)
+        learning.add(Learnt(facts))
+        raise NotTaken(message)

@@ -1,10 +1,12 @@
-"""The existing side: live objects as a provider reads them, mapped onto definition fields."""
+"""The existing side: live objects as a provider reads them, mapped onto definition fields, and
+what one read of a target returns."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 
@@ -33,3 +35,15 @@ def fingerprint(raw: Any) -> str:
     """A stable digest of an object as the server returned it (key order does not matter)."""
     text = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+@dataclass(frozen=True)
+class LiveRead:
+    """What one read of a target returns: its live objects, notes for the plan, and the facts
+    the read learnt that later steps need (Statsig: the project's tag names). The provider
+    keeps none of it: the planner passes it on (docs/platforms/README.md)."""
+
+    objects: list[LiveObject]
+    notes: tuple[str, ...] = ()
+    marker_supported: bool = True  # the platform stores the ownership marker
+    facts: Mapping[str, Any] = field(default_factory=dict)

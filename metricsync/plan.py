@@ -3,6 +3,7 @@ output (renderers read it) and nothing about HTTP (apply executes it through pro
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -109,6 +110,8 @@ class TargetPlan:
     lookups: int = 0  # of api_calls, those that look up the experiments using an object
     minimum_seconds: float = 0.0
     managed_count: int = 0  # live objects metricsync owns on this target
+    # What the read learnt that applying this plan needs (Statsig: the tags that exist).
+    facts: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def count(self, action: Action) -> int:
         """Changes of this action; for ADOPT, every change that takes ownership (adopting())."""

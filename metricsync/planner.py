@@ -1,4 +1,4 @@
-"""Builds plans: reads each target's live state through its provider, diffs it against the
+"""Builds plans: reads each target's live objects through its provider, diffs them against the
 definitions, and applies the safety rules (docs/config.md, policy) with their narrow overrides."""
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from metricsync.diff import DiffResult, diff
 from metricsync.display import printable
 from metricsync.documents import Locator
 from metricsync.errors import ConfigError, InvalidInput
+from metricsync.live import LiveRead
 from metricsync.plan import Action, Change, ForeignTwin, Plan, TargetPlan
 from metricsync.platforms import PLATFORMS
 from metricsync.problems import Problem, pointer_of
-from metricsync.provider import LiveState, Provider
+from metricsync.provider import Provider
 from metricsync.references import Dangling, Held, check_references
 from metricsync.usage import Lookup, in_use_refusals, needs_lookup, with_usage
 from metricsync.workspace import Workspace, open_workspace
@@ -96,7 +97,7 @@ def build_plan(
     reviewed: Reviewed | None = None,
 ) -> Plan:
     synced = synced_targets(workspace)
-    states = read_states(providers, {t.name: len(workspace.definitions(t)) for t in synced})
+    reads = read_targets(providers, {t.name: len(workspace.definitions(t)) for t in synced})
     # Targets are planned at once: one platform's experiment lookups overlap another's.
     definitions = {t.name: workspace.definitions(t) for t in synced}
     targets, problems = [], []
@@ -104,7 +105,7 @@ def build_plan(
         plans = [
             pool.submit(
                 plan_target, t, definitions[t.name], providers[t.name], overrides,
-                states[t.name], reviewed,
+                reads[t.name], reviewed,
             )
             for t in synced
         ]  # fmt: skip
@@ -150,10 +151,10 @@ def unmatched_adopt_from(adopt_from: Sequence[str], targets: Sequence[TargetPlan
             )
 
 
-def read_states(
+def read_targets(
     providers: Mapping[str, Provider], expected: Mapping[str, int]
-) -> dict[str, LiveState]:
-    """Every target's live state, read at once: one platform's round trips overlap another's.
+) -> dict[str, LiveRead]:
+    """Every target's live objects, read at once: one platform's round trips overlap another's.
     `expected` is each target's definition count; a failure is raised for the first target, in
     the given order, whose read failed."""
     with ThreadPoolExecutor(max_workers=max(1, len(expected))) as pool:
@@ -166,18 +167,18 @@ def plan_target(
     definitions: list[Definition],
     provider: Provider,
     overrides: Overrides,
-    state: LiveState,
+    read: LiveRead,
     reviewed: Reviewed | None = None,
     *,
     usage: bool = True,
 ) -> TargetPlan:
-    """One target's plan from its live state as read; with `reviewed`, only the changes it
+    """One target's plan from its read; with `reviewed`, only the changes it
     keeps, and the safety rules judge those alone. `usage=False` skips the experiment lookups
     (a caller that neither applies nor shows the plan: verify's dry runs)."""
     adopt_from = frozenset(overrides.adopt_from)
-    kind_diff = replace(provider.kind_diff(state), adopt_from=adopt_from)
-    result = diff(definitions, state.objects, kind_diff)
-    references = check_references(definitions, state.objects, result.changes, kind_diff)
+    kind_diff = replace(provider.kind_diff(read), adopt_from=adopt_from)
+    result = diff(definitions, read.objects, kind_diff)
+    references = check_references(definitions, read.objects, result.changes, kind_diff)
     if references.dangling:
         raise InvalidInput([dangling_problem(target, d) for d in references.dangling])
     changes = result.changes
@@ -186,15 +187,15 @@ def plan_target(
         changes = tuple(c for c in result.changes if reviewed(target.name, c))
         left = tuple(c for c in result.changes if not reviewed(target.name, c))
     changes, lookup = look_up_usage(changes, provider) if usage else (changes, Lookup())
-    managed = sum(1 for o in state.objects if o.owned and not o.generated)
-    mutations = provider.setup_calls(changes) + sum(provider.calls(c) for c in changes)
+    managed = sum(1 for o in read.objects if o.owned and not o.generated)
+    mutations = provider.setup_calls(changes, read.facts) + sum(provider.calls(c) for c in changes)
     paced = mutations + lookup.paced
     return TargetPlan(
         target=target.name,
         platform=target.platform,
         changes=changes,
         lookalikes=result.lookalikes,
-        notes=(*_notes(state, result, target.policy), *_left_for_later(left)),
+        notes=(*_notes(read, result, target.policy), *_left_for_later(left)),
         refusals=(
             *map(foreign_refusal, result.foreign),
             *(
@@ -208,6 +209,7 @@ def plan_target(
         lookups=lookup.requests,
         minimum_seconds=provider.limits.minimum_seconds(paced),
         managed_count=managed,
+        facts=read.facts,
     )
 
 
@@ -224,8 +226,8 @@ def look_up_usage(
     return tuple(with_usage(c, lookup) if id(c) in chosen else c for c in changes), lookup
 
 
-def _notes(state: LiveState, result: DiffResult, policy: Policy) -> Iterator[str]:
-    yield from state.notes
+def _notes(read: LiveRead, result: DiffResult, policy: Policy) -> Iterator[str]:
+    yield from read.notes
     if result.orphans:
         names = ", ".join(repr(n) for n in result.orphans[:5])
         more = f" and {len(result.orphans) - 5} more" if len(result.orphans) > 5 else ""

@@ -1,15 +1,17 @@
 """The provider contract for platforms metricsync syncs, and the shared read/write flow.
 
 A provider supplies pure translation (payloads in and out, normalisation rules) and a few thin
-operations; planning and applying are written once, in `planner.py` and `apply.py`.
+operations; planning and applying are written once, in `planner.py` and `apply.py`. A provider
+keeps nothing it learns during a run: a read returns it (LiveRead), a write returns it (Written),
+and the caller passes it back in as `facts`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
@@ -17,20 +19,33 @@ from metricsync.client import AmbiguousWrite, ApiClient, Limits
 from metricsync.config import Target
 from metricsync.diff import KindDiff
 from metricsync.errors import ApiError, MetricsyncError
-from metricsync.live import LiveObject
+from metricsync.live import LiveObject, LiveRead
 from metricsync.plan import Change, FieldChange
 from metricsync.render.values import show
 from metricsync.usage import Lookup
 
 CREATE_ATTEMPTS = 3
-T = TypeVar("T")
+# What a run knows about a target beyond its settings: what the read learnt, then what each
+# write learnt (the keys a provider lists in `remembered` are also kept in .metricsync/state.json).
+Facts = Mapping[str, Any]
 
 
-@dataclass
-class LiveState:
-    objects: list[LiveObject]
-    notes: list[str] = field(default_factory=list)
-    marker_supported: bool = True
+@dataclass(frozen=True)
+class Learnt:
+    """What a write found out about its target, returned rather than stored: apply hands the
+    facts to the writes that start after it and reports each note once."""
+
+    facts: Facts = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Written:
+    """A create's or update's answer: the object as the platform answered (None: nothing to
+    check), and what the write learnt."""
+
+    answered: LiveObject | None
+    learnt: Learnt = field(default_factory=Learnt)
 
 
 class NameTaken(MetricsyncError):
@@ -49,41 +64,41 @@ class Provider(ABC):
     # Fields whose change alters what an experiment using the object measures (`protect_in_use`
     # in docs/config.md).
     measuring_fields: tuple[str, ...] = ()
+    # Facts a write may learn that later runs keep too (.metricsync/state.json, facts.py).
+    remembered: tuple[str, ...] = ()
 
     def __init__(self, target: Target, transport: httpx.BaseTransport | None = None) -> None:
         self.target = target
         self.client = ApiClient(
             target.name, target.endpoint, self.headers(), self.limits, transport=transport
         )
-        self.notes: list[str] = []  # learnt while applying, reported once
-        self.learnt: dict[str, Any] = {}  # facts to remember for later runs (state.py)
 
     @abstractmethod
     def headers(self) -> dict[str, str]:
         """Authentication headers (resolving the target's secrets now)."""
 
     @abstractmethod
-    def read(self, expected: int = 0) -> LiveState:
+    def read(self, expected: int = 0) -> LiveRead:
         """Every live object of the target, in as few list requests as the platform allows.
         `expected` is how many the caller thinks exist (its definitions): the pages they fill
         are requested alongside the first instead of after it."""
 
     @abstractmethod
-    def kind_diff(self, state: LiveState) -> KindDiff:
-        """The diff's view of this target: rules, identity, dependencies, policy."""
+    def kind_diff(self, read: LiveRead) -> KindDiff:
+        """The diff's view of this target: normalisation, identity, dependencies, policy."""
 
     @abstractmethod
-    def create(self, change: Change) -> LiveObject | None:
-        """Creates the object; returns it as the platform answered (None: nothing to check)."""
+    def create(self, change: Change, facts: Facts) -> Written:
+        """Creates the object; returns it as the platform answered, and what the write learnt."""
 
     @abstractmethod
-    def update(self, change: Change) -> LiveObject | None:
-        """Updates the object; returns it as the platform answered (None: nothing to check)."""
+    def update(self, change: Change, facts: Facts) -> Written:
+        """Updates the object; returns it as the platform answered, and what the write learnt."""
 
     @abstractmethod
     def delete(self, change: Change) -> None: ...
 
-    def prepare(self, changes: Sequence[Change]) -> None:  # noqa: B027 - optional hook
+    def prepare(self, changes: Sequence[Change], facts: Facts) -> None:  # noqa: B027 - optional
         """Runs once before the first change of an apply (default: nothing)."""
 
     def usage(self, objects: Sequence[LiveObject]) -> Lookup:
@@ -91,7 +106,7 @@ class Provider(ABC):
         rate limits; a failed read makes that usage unknown, never an error (default: none)."""
         return Lookup()
 
-    def setup_calls(self, changes: Sequence[Change]) -> int:
+    def setup_calls(self, changes: Sequence[Change], facts: Facts) -> int:
         """Requests `prepare` makes before the first change (e.g. creating missing tags)."""
         return 0
 
@@ -102,28 +117,31 @@ class Provider(ABC):
     def close(self) -> None:
         self.client.close()
 
-    def written_view(self) -> KindDiff:
-        """The diff's view a write's answer is checked against: `kind_diff` as this provider
-        stands now, after anything the apply learnt (e.g. a project that drops tags)."""
-        return self.kind_diff(LiveState([]))
+    def written_view(self, facts: Facts) -> KindDiff:
+        """The diff's view a write's answer is checked against: `kind_diff` given what the
+        apply knows so far (e.g. a project that drops tags)."""
+        return self.kind_diff(LiveRead([]))
 
-    def not_taken(self, change: Change, fields: Sequence[FieldChange]) -> str:
+    def not_taken(
+        self, change: Change, fields: Sequence[FieldChange], facts: Facts
+    ) -> tuple[str, Facts]:
         """What to tell the user when the platform accepted a write but did not take `fields`
-        (before = what it holds, after = what was sent). Platforms that know why override it."""
+        (before = what it holds, after = what was sent), and what that teaches about the
+        target (default: nothing). Platforms that know why override it."""
         return (
             f"the platform accepted the {change.action.value} but did not take "
             f"{describe_fields(fields)}; the API key may lack the permission for these fields, "
             "or the platform manages them: fix the key, or list them in "
             "lifecycle.ignore_changes to stop comparing them"
-        )
+        ), {}
 
     def create_once(
         self,
         name: str,
-        send: Callable[[], T],
-        exists: Callable[[], T | None],
+        send: Callable[[], Written],
+        exists: Callable[[], LiveObject | None],
         taken: Callable[[ApiError], bool] = lambda refused: False,
-    ) -> T:
+    ) -> Written:
         """Sends a create; when the outcome is unknown, looks before sending it again, so an
         object is never created twice (docs/platforms/README.md). Returns what `send` answered,
         or the object `exists` found; once the run is interrupted, a create that did not arrive
@@ -141,7 +159,7 @@ class Provider(ABC):
                         f"unknown: looking for it failed too ({lost}); run plan to see"
                     ) from None
                 if found is not None:
-                    return found  # an earlier attempt did reach the server
+                    return Written(found)  # an earlier attempt did reach the server
                 if self.client.guard is not None and self.client.guard.interrupted:
                     raise AmbiguousWrite(  # a resend would be a write started after the signal
                         f"{self.target.name}: the create of {name!r} failed on the way and did "
@@ -151,7 +169,7 @@ class Provider(ABC):
                 if not taken(refused):
                     raise
                 found = exists()
-                if not isinstance(found, LiveObject):
+                if found is None:
                     raise
                 raise NameTaken(str(refused), found) from None
         raise AmbiguousWrite(f"{self.target.name}: could not confirm the creation of {name!r}")

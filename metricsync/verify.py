@@ -18,7 +18,7 @@ from metricsync.plan import Action, Change
 from metricsync.planner import Overrides, TransportFor, open_providers, plan_target, synced_targets
 from metricsync.platforms import PLATFORMS
 from metricsync.platforms.base import Verifier
-from metricsync.provider import Provider
+from metricsync.provider import Facts, Learnt, Provider
 from metricsync.secrets import redact
 from metricsync.workspace import Workspace
 
@@ -59,7 +59,7 @@ class VerifyReport:
 class DryRunner(Protocol):
     """A provider whose platform validates a change without persisting it."""
 
-    def dry_run(self, change: Change) -> None: ...
+    def dry_run(self, change: Change, facts: Facts) -> Learnt: ...
 
 
 def verify(workspace: Workspace, transport_for: TransportFor | None = None) -> VerifyReport:
@@ -119,8 +119,13 @@ def dry_runs(workspace: Workspace, target: Target, provider: Provider) -> list[C
         detail = f"could not read live state: {_message(exc)}"
         return [CheckResult(target.name, "", "", "read", Status.FAILED, seconds, detail)]
     pending = {c.key for c in plan.changes if c.action in (Action.CREATE, Action.REPLACE)}
+    facts = dict(state.facts)  # and what each dry run learns, for the next (a refused field)
+
+    def run(change: Change) -> None:
+        facts.update(provider.dry_run(change, facts).facts)
+
     return [
-        _dry_run(target, change, provider.dry_run, pending)
+        _dry_run(target, change, run, pending)
         for change in plan.changes
         if change.action in DRY_RUN_ACTIONS and change.definition is not None
     ]

@@ -26,10 +26,11 @@ from metricsync.listing import (
     fetch_pages,
     follow_links,
 )
-from metricsync.live import LiveObject
+from metricsync.live import LiveObject, LiveRead
 from metricsync.normalise import Normalisation
 from metricsync.ownership import ForeignOwner, first_claim, tag_owner
 from metricsync.plan import Change, FieldChange
+from metricsync.platforms.posthog import SAVED_METRIC
 from metricsync.platforms.posthog.experiments import PAGES, experiments_using
 from metricsync.platforms.posthog.mapping import (
     DEFINITIONS_OWNER,
@@ -40,10 +41,11 @@ from metricsync.platforms.posthog.mapping import (
     from_payload,
     to_payload,
 )
-from metricsync.provider import LiveState, Provider, describe_fields
+from metricsync.provider import Facts, Learnt, Provider, Written, describe_fields
 from metricsync.usage import Lookup
 
 PAGE_SIZE = 1000
+TAGS_IGNORED_FACT = "tags_ignored"  # learnt by a write, kept in .metricsync/state.json
 TAGS_IGNORED = (
     "PostHog project {project} ignores tags (its paid tagging feature is off), so the "
     "ownership marker cannot be stored: tags are not compared and prune is disabled. Set "
@@ -75,11 +77,14 @@ def _next_link(page: LivePage) -> str | None:
 class PostHogProvider(Provider):
     limits = LIMITS
     measuring_fields = ("query",)  # linked experiments read it live (docs/platforms/posthog.md)
+    remembered = (TAGS_IGNORED_FACT,)
 
     def __init__(self, target: Target, transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(target, transport)
         self.owner_tag = target.policy.owner_tag
-        self.tags_ignored = bool(target.settings.get("tags_ignored"))  # learnt by an earlier apply
+        self.tags_ignored = bool(
+            target.settings.get(TAGS_IGNORED_FACT)
+        )  # an earlier apply learnt it
         self.sync_tags = bool(target.settings.get("sync_tags", True)) and not self.tags_ignored
         self.project = f"/api/projects/{target.settings['project_id']}"
         self.base = f"{self.project}/experiment_saved_metrics"
@@ -87,7 +92,7 @@ class PostHogProvider(Provider):
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.target.secret('api_key')}"}
 
-    def read(self, expected: int = 0) -> LiveState:
+    def read(self, expected: int = 0) -> LiveRead:
         guessed = [n * PAGE_SIZE for n in range(1, math.ceil(expected / PAGE_SIZE))]
         with paused_gc(keep=True):
             pages = fetch_pages(
@@ -103,15 +108,17 @@ class PostHogProvider(Provider):
                     self.target.name, self._get_link, self._parse, pages[0], _next_link
                 )
             objects = [obj for page in pages for obj in page.objects]
-        state = LiveState(objects, marker_supported=self.sync_tags)
+        return LiveRead(objects, self._read_notes(), marker_supported=self.sync_tags)
+
+    def _read_notes(self) -> tuple[str, ...]:
         if self.tags_ignored:
-            state.notes.append(TAGS_IGNORED.format(project=self.target.settings["project_id"]))
-        elif not self.sync_tags:
-            state.notes.append(
+            return (TAGS_IGNORED.format(project=self.target.settings["project_id"]),)
+        if not self.sync_tags:
+            return (
                 "sync_tags is off: ownership cannot be marked, so tags are not compared and "
-                "prune is disabled for this target"
+                "prune is disabled for this target",
             )
-        return state
+        return ()
 
     def _get(self, offset: int) -> httpx.Response:
         return self.client.send(
@@ -136,9 +143,9 @@ class PostHogProvider(Provider):
         check_page_count(self.target.name, pages)
         return [n * size for n in range(1, pages)]
 
-    def kind_diff(self, state: LiveState) -> KindDiff:
+    def kind_diff(self, read: LiveRead) -> KindDiff:
         normalisation = NORMALISATION
-        if not state.marker_supported:
+        if not read.marker_supported:
             normalisation = Normalisation(
                 drop=(*NORMALISATION.drop, "tags"),
                 rewrites=NORMALISATION.rewrites,
@@ -147,23 +154,24 @@ class PostHogProvider(Provider):
         return KindDiff(
             kind=KIND,
             normalisation=normalisation,
-            casefold_names=True,
-            marker_supported=state.marker_supported,
-            prune=self.target.policy.prune and state.marker_supported,
+            casefold_names=SAVED_METRIC.casefold_names,
+            marker_supported=read.marker_supported,
+            prune=self.target.policy.prune and read.marker_supported,
             foreign=self._foreign(),
         )
 
     def _foreign(self) -> ForeignOwner:
         prefix = self.target.policy.foreign_owner_prefix
-        return first_claim(tag_owner(self.owner_tag, prefix, casefold=True), definitions_claim)
+        ours = tag_owner(self.owner_tag, prefix, casefold=SAVED_METRIC.casefold_tags)
+        return first_claim(ours, definitions_claim)
 
-    def create(self, change: Change) -> LiveObject:
+    def create(self, change: Change, facts: Facts) -> Written:
         assert change.definition is not None
-        body = to_payload(change.definition, self._marker())
+        body = to_payload(change.definition, self._marker(facts))
 
-        def send() -> LiveObject:
+        def send() -> Written:
             response = self.client.send("POST", f"{self.base}/", body=body, resend=False)
-            return self._answered(self.client.decode(response, OBJECT.decode))
+            return self._answered(self.client.decode(response, OBJECT.decode), facts)
 
         def exists() -> LiveObject | None:
             found = self._find(change.name)
@@ -192,27 +200,28 @@ class PostHogProvider(Provider):
                 return obj.raw
         return None
 
-    def update(self, change: Change) -> LiveObject:
+    def update(self, change: Change, facts: Facts) -> Written:
         assert change.definition is not None and change.live_id is not None
-        body = to_payload(change.definition, self._marker(), update=True)
+        body = to_payload(change.definition, self._marker(facts), update=True)
         claim = definitions_claim(change.live.spec) if change.live is not None else None
         if change.adopt_from == DEFINITIONS_OWNER and claim and "description" not in body:
             body["description"] = claim.spec["description"]  # their marker goes even if ignored
         response = self.client.send("PATCH", f"{self.base}/{change.live_id}/", body=body)
-        return self._answered(self.client.decode(response, OBJECT.decode))
+        return self._answered(self.client.decode(response, OBJECT.decode), facts)
 
-    def _answered(self, saved: Mapping[str, Any]) -> LiveObject:
-        """The saved metric a create or PATCH answered with, after learning whether tags stick."""
-        self._check_tags(saved)
-        return from_payload(saved, self.owner_tag)
+    def _answered(self, saved: Mapping[str, Any], facts: Facts) -> Written:
+        """The saved metric a create or PATCH answered with, and whether tags stick."""
+        return Written(from_payload(saved, self.owner_tag), self._tags_check(saved, facts))
 
-    def written_view(self) -> KindDiff:
-        return self.kind_diff(LiveState([], marker_supported=self.sync_tags))
+    def written_view(self, facts: Facts) -> KindDiff:
+        return self.kind_diff(LiveRead([], marker_supported=self._syncs_tags(facts)))
 
     def usage(self, objects: Sequence[LiveObject]) -> Lookup:
         return experiments_using(self.client, self.project, objects)
 
-    def not_taken(self, change: Change, fields: Sequence[FieldChange]) -> str:
+    def not_taken(
+        self, change: Change, fields: Sequence[FieldChange], facts: Facts
+    ) -> tuple[str, Facts]:
         """PostHog changes every field in place and stores a query as sent, so a field it did
         not take is never a reason to replace (a replace unlinks the metric from its
         experiments): the advice is to look, then stop comparing the field if it repeats."""
@@ -229,7 +238,7 @@ class PostHogProvider(Provider):
             f"{describe_fields(fields)}. PostHog stores name, description, query and tags as "
             "sent, so something else changed them at the same moment or did not pass them on "
             f"(another writer, a proxy, a PostHog version that ignores the field): {advice}"
-        )
+        ), {}
 
     def delete(self, change: Change) -> None:
         assert change.live_id is not None
@@ -239,13 +248,19 @@ class PostHogProvider(Provider):
             if exc.status != 404:
                 raise
 
-    def _marker(self) -> str | None:
-        return self.owner_tag if self.sync_tags else None
+    def _syncs_tags(self, facts: Facts) -> bool:
+        """Tags are written and compared: the target says so, and no write of this run found
+        them dropped."""
+        return self.sync_tags and not facts.get(TAGS_IGNORED_FACT)
 
-    def _check_tags(self, saved: Mapping[str, Any]) -> None:
+    def _marker(self, facts: Facts) -> str | None:
+        return self.owner_tag if self._syncs_tags(facts) else None
+
+    def _tags_check(self, saved: Mapping[str, Any], facts: Facts) -> Learnt:
         """An organisation without PostHog's tagging feature drops tags silently
-        (docs/platforms/posthog.md#tags-and-the-ownership-marker)."""
-        if self.sync_tags and self.owner_tag not in (saved.get("tags") or []):
-            self.sync_tags = False
-            self.learnt["tags_ignored"] = True
-            self.notes.append(TAGS_IGNORED.format(project=self.target.settings["project_id"]))
+        (docs/platforms/posthog.md#tags-and-the-ownership-marker): a write whose answer lacks
+        the marker teaches the run, and later runs, that this project ignores tags."""
+        if self._syncs_tags(facts) and self.owner_tag not in (saved.get("tags") or []):
+            note = TAGS_IGNORED.format(project=self.target.settings["project_id"])
+            return Learnt({TAGS_IGNORED_FACT: True}, (note,))
+        return Learnt()

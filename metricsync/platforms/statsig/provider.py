@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -29,9 +28,10 @@ from metricsync.listing import (
     fetch_pages,
     follow_links,
 )
-from metricsync.live import LiveObject
+from metricsync.live import LiveObject, LiveRead
 from metricsync.ownership import tag_owner
 from metricsync.plan import Action, Change, FieldChange
+from metricsync.platforms.statsig import METRIC
 from metricsync.platforms.statsig.experiments import PAGES, Pagination, experiments_using
 from metricsync.platforms.statsig.mapping import (
     CREATE_ONLY,
@@ -42,7 +42,7 @@ from metricsync.platforms.statsig.mapping import (
     from_payload,
     to_payload,
 )
-from metricsync.provider import LiveState, Provider, describe_fields
+from metricsync.provider import Facts, Learnt, Provider, Written, describe_fields
 from metricsync.usage import Lookup
 
 API = "/console/v1"
@@ -58,6 +58,9 @@ LIST = ListFormat(
     envelope={"pagination": Pagination | None},
 )
 LEARNT_CREATE_ONLY = "learnt_create_only_fields"  # state.json key: what an apply found out
+TAGS = "tags"  # fact of a read: the tag names that exist on the project
+# Fact of a write: this key was refused an unchanged isVerified (403); lasts one run.
+VERIFY_REFUSED = "verify_refused"
 # About 1,800 requests per 15 minutes per project, shared by every key, plus a burst guard of
 # unpublished size, refused attempts counting too (docs/platforms/statsig.md#rate-limits): at
 # most 50 mutations per 10 s, half the burst limit Statsig once published, and 4 in flight.
@@ -120,6 +123,7 @@ def _next_page(page: LivePage) -> str | None:
 
 class StatsigProvider(Provider):
     limits = LIMITS
+    remembered = (LEARNT_CREATE_ONLY,)
     # What a scorecard computes: the type, the events and components it reads, their windows.
     measuring_fields = (
         "type", "metricEvents", "metricComponentMetrics", "rollupTimeWindow",
@@ -130,51 +134,49 @@ class StatsigProvider(Provider):
     def __init__(self, target: Target, transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(target, transport)
         self.owner_tag = target.policy.owner_tag
-        self._tags: set[str] = set()  # tag names that exist on the project
-        self._page_size = PAGE_SIZE
         self.configured_create_only = tuple(target.settings.get("create_only_fields") or ())
         self.learnt_create_only = tuple(target.settings.get(LEARNT_CREATE_ONLY) or ())
-        self._learning = threading.Lock()
-        self._verify_refused = False  # this key was refused an unchanged isVerified (403)
 
     def headers(self) -> dict[str, str]:
         return {"STATSIG-API-KEY": self.target.secret("api_key"), "STATSIG-API-VERSION": "20240601"}
 
-    def read(self, expected: int = 0) -> LiveState:
+    def read(self, expected: int = 0) -> LiveRead:
         with ThreadPoolExecutor(max_workers=1) as side, paused_gc(keep=True):
             tags = side.submit(self._tag_names)  # independent of the metric pages: overlap them
             try:
-                objects = self._metrics(expected)
+                objects = self._metrics(expected, PAGE_SIZE)
             except ApiError as exc:
-                if exc.status != 400 or self._page_size == FALLBACK_PAGE_SIZE:
+                if exc.status != 400:
                     raise
                 # The API declares no maximum page size: a server that refuses ours is asked
                 # for pages of 100, the size every version accepts (docs/platforms/statsig.md).
-                self._page_size = FALLBACK_PAGE_SIZE
-                objects = self._metrics(expected)
-            self._tags = tags.result()
-        state = LiveState(objects)
-        learnt = [f for f in self.learnt_create_only if f not in self.configured_create_only]
-        if learnt:
-            state.notes.append(
-                f"an earlier apply found that this project does not change {', '.join(learnt)} "
-                "in place, so a change to them is planned as a replace (remembered in "
-                ".metricsync/state.json, which CI checkouts do not keep: add "
-                f"`create_only_fields: [{', '.join(learnt)}]` to this target in metricsync.yaml)"
-            )
-        return state
+                objects = self._metrics(expected, FALLBACK_PAGE_SIZE)
+            facts = {TAGS: frozenset(tags.result())}
+        return LiveRead(objects, tuple(self._read_notes()), facts=facts)
 
-    def _metrics(self, expected: int) -> list[LiveObject]:
-        guessed = list(range(2, math.ceil(expected / self._page_size) + 1))
+    def _read_notes(self) -> list[str]:
+        learnt = [f for f in self.learnt_create_only if f not in self.configured_create_only]
+        if not learnt:
+            return []
+        return [
+            f"an earlier apply found that this project does not change {', '.join(learnt)} "
+            "in place, so a change to them is planned as a replace (remembered in "
+            ".metricsync/state.json, which CI checkouts do not keep: add "
+            f"`create_only_fields: [{', '.join(learnt)}]` to this target in metricsync.yaml)"
+        ]
+
+    def _metrics(self, expected: int, size: int) -> list[LiveObject]:
+        guessed = list(range(2, math.ceil(expected / size) + 1))
+
+        def get(page: int) -> httpx.Response:
+            params = {"page": page, "limit": size, "showHiddenMetrics": "true"}
+            return self.client.send("GET", f"{API}/metrics/list", params=params)
+
         pages = fetch_pages(
-            self._get, self._parse, 1, guessed, self._counted, self.client.limits.concurrency
+            get, self._parse, 1, guessed, self._counted, self.client.limits.concurrency
         )
         objects = [obj for page in pages for obj in page.objects]
         return objects + self._follow(pages[0])
-
-    def _get(self, page: int) -> httpx.Response:
-        params = {"page": page, "limit": self._page_size, "showHiddenMetrics": "true"}
-        return self.client.send("GET", f"{API}/metrics/list", params=params)
 
     def _parse(self, response: httpx.Response) -> LivePage:
         body = self.client.decode(response, LIST.decode)
@@ -216,32 +218,38 @@ class StatsigProvider(Provider):
             more, page = bool((payload.get("pagination") or {}).get("nextPage")), page + 1
         return names
 
-    def missing_tags(self, changes: Sequence[Change]) -> list[str]:
-        """Tags the changes use that do not exist yet: Statsig wants tags created first
-        (docs/platforms/statsig.md#tags)."""
+    def missing_tags(self, changes: Sequence[Change], facts: Facts) -> list[str]:
+        """Tags the changes use that do not exist yet (as the read found them): Statsig wants
+        tags created first (docs/platforms/statsig.md#tags)."""
         wanted: dict[str, None] = {}
         for change in changes:
             if change.definition is not None and change.action != "delete":
                 for tag in to_payload(change.definition, self.owner_tag)["tags"]:
                     wanted.setdefault(tag)
-        return [tag for tag in wanted if tag not in self._tags]
+        existing = facts.get(TAGS, frozenset())
+        return [tag for tag in wanted if tag not in existing]
 
-    def setup_calls(self, changes: Sequence[Change]) -> int:
-        return len(self.missing_tags(changes))
+    def setup_calls(self, changes: Sequence[Change], facts: Facts) -> int:
+        return len(self.missing_tags(changes, facts))
 
-    def kind_diff(self, state: LiveState) -> KindDiff:
+    def kind_diff(self, read: LiveRead) -> KindDiff:
         return KindDiff(
             kind=KIND,
             normalisation=NORMALISATION,
+            casefold_names=METRIC.casefold_names,
             replace_fields=("type",),
             create_only=(*self.configured_create_only, *self.learnt_create_only),
             depends=components,
             prune=self.target.policy.prune,
-            foreign=tag_owner(self.owner_tag, self.target.policy.foreign_owner_prefix),
+            foreign=tag_owner(
+                self.owner_tag,
+                self.target.policy.foreign_owner_prefix,
+                casefold=METRIC.casefold_tags,
+            ),
         )
 
-    def prepare(self, changes: Sequence[Change]) -> None:
-        for tag in self.missing_tags(changes):
+    def prepare(self, changes: Sequence[Change], facts: Facts) -> None:
+        for tag in self.missing_tags(changes, facts):
             description = (
                 "Objects managed by metricsync from Git"
                 if tag == self.owner_tag
@@ -254,18 +262,18 @@ class StatsigProvider(Provider):
             except ApiError as exc:  # "Name is already in use": made by another run since the plan
                 if exc.status != 400 or tag not in self._tag_names():
                     raise
-            self._tags.add(tag)
 
-    def create(self, change: Change) -> LiveObject:
+    def create(self, change: Change, facts: Facts) -> Written:
         assert change.definition is not None
         definition = change.definition
         body = to_payload(definition, self.owner_tag)
 
-        def send() -> LiveObject:
+        def send() -> Written:
             # a new metric is unverified: an isVerified of false is what it gets without one
             unchanged = body.get("isVerified") is False
-            response = self._write(f"{API}/metrics", body, unchanged, resend=False)
-            return self._answered(response, f"{definition.name}::{definition.spec['type']}")
+            response, learnt = self._write(f"{API}/metrics", body, unchanged, facts, resend=False)
+            metric_id = f"{definition.name}::{definition.spec['type']}"
+            return Written(self._answered(response, metric_id), learnt)
 
         return self.create_once(
             change.name,
@@ -284,37 +292,42 @@ class StatsigProvider(Provider):
         found = from_payload(self.client.decode(response, _metric_data), self.owner_tag)
         return found if found.name == definition.name else None  # an id kept across a rename
 
-    def update(self, change: Change) -> LiveObject:
+    def update(self, change: Change, facts: Facts) -> Written:
         assert change.definition is not None and change.live_id is not None
         body = to_payload(change.definition, self.owner_tag, update=True)
-        response = self._write(metric_path(change.live_id), body, _verify_unchanged(change))
-        return self._answered(response, change.live_id)
+        path, unchanged = metric_path(change.live_id), _verify_unchanged(change)
+        response, learnt = self._write(path, body, unchanged, facts)
+        return Written(self._answered(response, change.live_id), learnt)
 
     def _write(
-        self, path: str, body: dict[str, Any], unchanged: bool, *, resend: bool = True
-    ) -> httpx.Response:
+        self,
+        path: str,
+        body: dict[str, Any],
+        unchanged: bool,
+        facts: Facts,
+        *,
+        resend: bool = True,
+    ) -> tuple[httpx.Response, Learnt]:
         """Sends a create or update. Whether Statsig refuses `isVerified` from a key without the
         verify permission when the value does not change is unconfirmed
         (docs/platforms/statsig.md#defaults): after such a 403, a write that leaves the
-        flag as it is goes again without it, and so does every later one of this run; the
-        answer is still checked. A change of the flag is never dropped: its 403 stands."""
-        if unchanged and self._verify_refused:
-            return self.client.send("POST", path, body=_unverified(body), resend=resend)
+        flag as it is goes again without it, and so does every later one of this run (the
+        fact it returns); the answer is still checked. A change of the flag is never dropped:
+        its 403 stands."""
+        if unchanged and facts.get(VERIFY_REFUSED):
+            return self.client.send("POST", path, body=_unverified(body), resend=resend), Learnt()
         try:
-            return self.client.send("POST", path, body=body, resend=resend)
+            return self.client.send("POST", path, body=body, resend=resend), Learnt()
         except ApiError as exc:
             if exc.status != 403 or not unchanged or "isVerified" not in body:
                 raise
             response = self.client.send("POST", path, body=_unverified(body), resend=resend)
-        with self._learning:
-            if not self._verify_refused:
-                self._verify_refused = True
-                self.notes.append(
-                    f"{self.target.name}: Statsig refused isVerified from this API key (403) "
-                    "although the value did not change; writes that leave it as it is are sent "
-                    "without it. Changing isVerified needs a key whose role may verify metrics"
-                )
-        return response
+        note = (
+            f"{self.target.name}: Statsig refused isVerified from this API key (403) "
+            "although the value did not change; writes that leave it as it is are sent "
+            "without it. Changing isVerified needs a key whose role may verify metrics"
+        )
+        return response, Learnt({VERIFY_REFUSED: True}, (note,))
 
     def _answered(self, response: httpx.Response, metric_id: str) -> LiveObject:
         """The metric a create or update answered with (`data` of the envelope), to be checked
@@ -325,15 +338,16 @@ class StatsigProvider(Provider):
             data = self.client.decode(read, _metric_data)
         return from_payload(data, self.owner_tag)
 
-    def not_taken(self, change: Change, fields: Sequence[FieldChange]) -> str:
+    def not_taken(
+        self, change: Change, fields: Sequence[FieldChange], facts: Facts
+    ) -> tuple[str, Facts]:
         """An update that did not take a create-only field teaches this checkout to plan such
         changes as replaces (docs/platforms/statsig.md); any other field gets the general advice."""
         create_only = sorted({top_field(f.path) for f in fields} & set(CREATE_ONLY))
         if change.action not in (Action.UPDATE, Action.ADOPT) or not create_only:
-            return super().not_taken(change, fields)
-        with self._learning:
-            known = self.learnt.get(LEARNT_CREATE_ONLY, self.learnt_create_only)
-            self.learnt[LEARNT_CREATE_ONLY] = sorted({*known, *create_only})
+            return super().not_taken(change, fields, facts)
+        known = facts.get(LEARNT_CREATE_ONLY, self.learnt_create_only)
+        learnt = {LEARNT_CREATE_ONLY: sorted({*known, *create_only})}
         listed = ", ".join(create_only)
         return (
             f"Statsig accepted the update but did not take {describe_fields(fields)}: this "
@@ -342,19 +356,19 @@ class StatsigProvider(Provider):
             "(delete, then create: results start again and experiments using the metric lose "
             "it); where .metricsync/ is not kept (CI), add "
             f"`create_only_fields: [{listed}]` to target {self.target.name} in metricsync.yaml"
-        )
+        ), learnt
 
-    def dry_run(self, change: Change) -> None:
+    def dry_run(self, change: Change, facts: Facts) -> Learnt:
         """Sends a create or update with dryRun: Statsig validates it and stores nothing.
         Tags apply would create first are left out, because a dry run creates nothing."""
         assert change.definition is not None
         creating = change.action in ("create", "replace")
         body = to_payload(change.definition, self.owner_tag, update=not creating)
-        missing = set(self.missing_tags([change]))
+        missing = set(self.missing_tags([change], facts))
         body["tags"] = [tag for tag in body["tags"] if tag not in missing]
         path = f"{API}/metrics" if creating else metric_path(str(change.live_id))
         unchanged = body.get("isVerified") is False if creating else _verify_unchanged(change)
-        self._write(path, {**body, "dryRun": True}, unchanged)
+        return self._write(path, {**body, "dryRun": True}, unchanged, facts)[1]
 
     def usage(self, objects: Sequence[LiveObject]) -> Lookup:
         return experiments_using(self.client, objects)
