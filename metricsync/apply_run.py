@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from metricsync import state
+from metricsync import facts
 from metricsync.apply import ApplyReport, Outcome, apply_plan
 from metricsync.errors import Refused
 from metricsync.interrupt import Interruption, signals_handled
@@ -64,7 +64,7 @@ def run_apply(options: ApplyOptions, screen: Screen) -> ApplyReport | None:
             screen.confirm(plan)
         with signals_handled(Interruption()) as interruption:  # Ctrl-C: report, then stop
             report = apply_plan(plan, s.providers, screen.progress, interruption)
-        state.remember(s.workspace.state_dir, report.learnt)
+        facts.remember(s.workspace.state_dir, report.learnt)
     return report
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from metricsync import state
+from metricsync import facts
 from metricsync.cache import ValidationCache
 from metricsync.config import Config, Target
 from metricsync.definitions import Definition
@@ -51,7 +51,7 @@ def open_workspace(
     if validation.config is None or not validation.ok:
         raise InvalidInput(validation.problems)
     config = validation.config
-    remembered = state.load(state_dir)
+    remembered = facts.load(state_dir)
     targets = tuple(t.learnt(remembered.get(t.name, {})) for t in config.select(names))
     if not sandbox:
         yield Workspace(config, targets, validation)

@@ -18,13 +18,13 @@ FILE = "state.json"
 def load(state_dir: Path) -> dict[str, dict[str, Any]]:
     try:
         document = json.loads((state_dir / FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):  # unreadable state: nothing learnt yet
+    except (OSError, ValueError, RecursionError):  # an unreadable file: nothing learnt yet
         return {}
     return document if isinstance(document, dict) else {}
 
 
 def remember(state_dir: Path, learnt: dict[str, dict[str, Any]]) -> None:
-    """Merges `learnt` (target -> facts) into the state file, atomically."""
+    """Merges `learnt` (target -> facts) into .metricsync/state.json, atomically."""
     if not learnt:
         return
     document = load(state_dir)
