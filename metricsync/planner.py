@@ -15,13 +15,13 @@ import httpx
 
 from metricsync.config import Policy, Target
 from metricsync.definitions import Definition
-from metricsync.diff import DiffResult, diff
+from metricsync.diff import DiffResult, KindDiff, diff
 from metricsync.display import printable
 from metricsync.documents import Locator
 from metricsync.errors import ConfigError, InvalidInput
 from metricsync.live import LiveRead
 from metricsync.plan import Action, Change, ForeignTwin, Plan, TargetPlan
-from metricsync.platforms import PLATFORMS
+from metricsync.platforms import KINDS, PLATFORMS
 from metricsync.problems import Problem, pointer_of
 from metricsync.provider import Provider
 from metricsync.references import Dangling, Held, check_references
@@ -176,7 +176,7 @@ def plan_target(
     keeps, and the safety rules judge those alone. `usage=False` skips the experiment lookups
     (a caller that neither applies nor shows the plan: verify's dry runs)."""
     adopt_from = frozenset(overrides.adopt_from)
-    kind_diff = replace(provider.kind_diff(read), adopt_from=adopt_from)
+    kind_diff = target_view(provider, read, adopt_from)
     result = diff(definitions, read.objects, kind_diff)
     references = check_references(definitions, read.objects, result.changes, kind_diff)
     if references.dangling:
@@ -211,6 +211,14 @@ def plan_target(
         managed_count=managed,
         facts=read.facts,
     )
+
+
+def target_view(provider: Provider, read: LiveRead, adopt_from: frozenset[str]) -> KindDiff:
+    """The diff's view of a target: the provider's, with what the kind declares about names
+    (platforms/<platform>/__init__.py) and the owners this run takes objects over from."""
+    view = provider.kind_diff(read)
+    casefold = KINDS[view.kind].casefold_names
+    return replace(view, casefold_names=casefold, adopt_from=adopt_from)
 
 
 def look_up_usage(

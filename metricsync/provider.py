@@ -85,7 +85,9 @@ class Provider(ABC):
 
     @abstractmethod
     def kind_diff(self, read: LiveRead) -> KindDiff:
-        """The diff's view of this target: normalisation, identity, dependencies, policy."""
+        """The diff's view of this target: normalisation, dependencies, policy. How the kind
+        compares names (`casefold_names`) is declared once, on the Kind: the planner adds it
+        (planner.target_view)."""
 
     @abstractmethod
     def create(self, change: Change, facts: Facts) -> Written:

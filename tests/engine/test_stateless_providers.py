@@ -8,7 +8,10 @@ from typing import Any
 
 from metricsync.apply import Status
 from metricsync.definitions import Definition
+from metricsync.live import LiveRead
 from metricsync.plan import Action, Change
+from metricsync.planner import target_view
+from metricsync.platforms import KINDS
 from metricsync.platforms.posthog import mapping as posthog_mapping
 from metricsync.platforms.posthog import provider as posthog
 from metricsync.platforms.statsig import mapping as statsig_mapping
@@ -89,3 +92,16 @@ def test_apply_records_what_concurrent_writes_learnt_once(project: Project) -> N
     assert [o.status for o in report.outcomes] == [Status.APPLIED] * 6
     assert report.notes == (posthog.TAGS_IGNORED.format(project="12345"),)
     assert report.learnt == {"posthog-test": {"tags_ignored": True}}
+
+
+def test_how_names_compare_is_declared_once_on_the_kind() -> None:
+    views = {
+        view.kind: view.casefold_names
+        for provider in (
+            statsig.StatsigProvider(statsig_target(), SandboxTransport(SandboxApp())),
+            posthog.PostHogProvider(posthog_target(), SandboxTransport(SandboxApp())),
+        )
+        for view in [target_view(provider, LiveRead([]), frozenset())]
+    }
+    assert views == {kind: KINDS[kind].casefold_names for kind in views}
+    assert views == {statsig_mapping.KIND: False, posthog_mapping.KIND: True}

@@ -30,7 +30,6 @@ from metricsync.live import LiveObject, LiveRead
 from metricsync.normalise import Normalisation
 from metricsync.ownership import ForeignOwner, first_claim, tag_owner
 from metricsync.plan import Change, FieldChange
-from metricsync.platforms.posthog import SAVED_METRIC
 from metricsync.platforms.posthog.experiments import PAGES, experiments_using
 from metricsync.platforms.posthog.mapping import (
     DEFINITIONS_OWNER,
@@ -154,7 +153,6 @@ class PostHogProvider(Provider):
         return KindDiff(
             kind=KIND,
             normalisation=normalisation,
-            casefold_names=SAVED_METRIC.casefold_names,
             marker_supported=read.marker_supported,
             prune=self.target.policy.prune and read.marker_supported,
             foreign=self._foreign(),
@@ -162,8 +160,7 @@ class PostHogProvider(Provider):
 
     def _foreign(self) -> ForeignOwner:
         prefix = self.target.policy.foreign_owner_prefix
-        ours = tag_owner(self.owner_tag, prefix, casefold=SAVED_METRIC.casefold_tags)
-        return first_claim(ours, definitions_claim)
+        return first_claim(tag_owner(self.owner_tag, prefix, casefold=True), definitions_claim)
 
     def create(self, change: Change, facts: Facts) -> Written:
         assert change.definition is not None

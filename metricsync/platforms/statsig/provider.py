@@ -31,7 +31,6 @@ from metricsync.listing import (
 from metricsync.live import LiveObject, LiveRead
 from metricsync.ownership import tag_owner
 from metricsync.plan import Action, Change, FieldChange
-from metricsync.platforms.statsig import METRIC
 from metricsync.platforms.statsig.experiments import PAGES, Pagination, experiments_using
 from metricsync.platforms.statsig.mapping import (
     CREATE_ONLY,
@@ -236,16 +235,11 @@ class StatsigProvider(Provider):
         return KindDiff(
             kind=KIND,
             normalisation=NORMALISATION,
-            casefold_names=METRIC.casefold_names,
             replace_fields=("type",),
             create_only=(*self.configured_create_only, *self.learnt_create_only),
             depends=components,
             prune=self.target.policy.prune,
-            foreign=tag_owner(
-                self.owner_tag,
-                self.target.policy.foreign_owner_prefix,
-                casefold=METRIC.casefold_tags,
-            ),
+            foreign=tag_owner(self.owner_tag, self.target.policy.foreign_owner_prefix),
         )
 
     def prepare(self, changes: Sequence[Change], facts: Facts) -> None:
