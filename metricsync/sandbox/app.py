@@ -77,7 +77,9 @@ class SandboxApp:
         if effect is not None and effect.drop == "before":
             return Reply(None, decision.delay_s, decision.label)
         if effect is not None and effect.hostile is not None:
-            response, stream = hostile.answer(effect.hostile, request, self.route)
+            response, stream = hostile.answer(
+                effect.hostile, request, self.route, self.platform_for(request.path)
+            )
             return Reply(response, decision.delay_s, decision.label, stream)
         if effect is not None and effect.status is not None:
             response = self._error(request.path, effect.status, effect.retry_after)

@@ -8,10 +8,13 @@ import json
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from metricsync.sandbox.http import Request, Response
+
+if TYPE_CHECKING:
+    from metricsync.sandbox.platform import SandboxPlatform
 
 # action name: whether it takes an argument (after a colon)
 ACTIONS = {
@@ -68,12 +71,16 @@ def _number_within(text: str, most: float) -> bool:
 
 
 def answer(
-    action: str, request: Request, route: Callable[[Request], Response]
+    action: str,
+    request: Request,
+    route: Callable[[Request], Response],
+    platform: SandboxPlatform | None,
 ) -> tuple[Response, BodyStream | None]:
-    """The hostile answer to `request`; `route` gives the honest one it is made from."""
+    """The hostile answer to `request`; `route` gives the honest one it is made from, and the
+    owning `platform` rewrites its list pages' links."""
     name, _, argument = action.partition(":")
     if name == "redirect":
-        location = argument.rstrip("/") + _target(request, {})
+        location = argument.rstrip("/") + link(request, {})
         return Response(302, b"", {"Location": location}), None
     if name == "html":
         return Response(200, SIGN_IN_PAGE, {"Content-Type": "text/html; charset=utf-8"}), None
@@ -87,8 +94,9 @@ def answer(
         return honest, None
     if name == "nan":
         payload["sandboxScore"] = math.nan
-    else:
-        _relink(payload, name, argument, request)
+    elif platform is not None:
+        origin = argument.rstrip("/") if name == "foreign-next" else None
+        platform.relink(payload, request, cyclic=name == "cyclic", origin=origin)
     body = json.dumps(payload, separators=(",", ":"), allow_nan=True).encode()
     return Response(honest.status, body, honest.headers), None
 
@@ -100,30 +108,7 @@ def _json(response: Response) -> Any:
         return None
 
 
-def _relink(payload: dict[str, Any], name: str, argument: str, request: Request) -> None:
-    """Rewrites a list page's next link and removes its count, so a client must follow links:
-    Statsig's `pagination.nextPage` (a relative path) or DRF's `next` (an absolute URL)."""
-    statsig = isinstance(payload.get("pagination"), dict)
-    if not statsig and "next" not in payload:
-        return
-    if name == "cyclic":
-        link = _target(request, {})
-    elif statsig:
-        link = _target(request, {"page": int(request.param("page") or 1) + 1})
-    else:
-        step = int(request.param("limit") or 0) or len(payload.get("results") or []) or 100
-        link = _target(request, {"offset": int(request.param("offset") or 0) + step})
-    origin = argument.rstrip("/") if name == "foreign-next" else ("" if statsig else None)
-    link = (request.base_url if origin is None else origin) + link
-    if statsig:
-        payload["pagination"].pop("totalItems", None)
-        payload["pagination"]["nextPage"] = link
-    else:
-        payload.pop("count", None)
-        payload["next"] = link
-
-
-def _target(request: Request, changes: dict[str, int]) -> str:
+def link(request: Request, changes: dict[str, int]) -> str:
     """The request's path and query, with `changes` made to the query."""
     query = {**request.query, **{k: [str(v)] for k, v in changes.items()}}
     encoded = urlencode(query, doseq=True)

@@ -64,5 +64,13 @@ class SandboxPlatform(ABC):
         headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
         return Response.json(status, {"message": _PHRASES.get(status, f"HTTP {status}")}, headers)
 
+    def relink(
+        self, payload: dict[str, Any], request: Request, cyclic: bool, origin: str | None
+    ) -> None:
+        """For the hostile list-page faults (hostile.py): makes a list page link a next page
+        (itself when `cyclic`), on `origin` when given, and drops its total count, so a client
+        must follow links."""
+        return  # the default, for platforms without list pages
+
     def owns(self, path: str) -> bool:
         return path.startswith(self.prefixes)

@@ -25,7 +25,7 @@ from metricsync.platforms.posthog.sandbox.fields import (
     json_body,
     tagify,
 )
-from metricsync.platforms.posthog.sandbox.listing import links, matcher, requested_window
+from metricsync.platforms.posthog.sandbox.listing import links, matcher, relink, requested_window
 from metricsync.platforms.posthog.sandbox.metrics import ActionTable, SavedMetricTable
 from metricsync.platforms.posthog.sandbox.query import (
     LEGACY_UPDATE,
@@ -216,6 +216,11 @@ class PostHog(SandboxPlatform):
         return choices.describe(self.settings)
 
     # -- routes -------------------------------------------------------------------------------
+
+    def relink(
+        self, payload: dict[str, Any], request: Request, cyclic: bool, origin: str | None
+    ) -> None:
+        relink(payload, request, cyclic, origin)
 
     def list_metrics(self, request: Request, project: str) -> Response:
         pid, settings = int(project), self.settings

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from metricsync.platforms.posthog.sandbox.query import nodes
+from metricsync.sandbox.hostile import link
 from metricsync.sandbox.http import Request
 
 
@@ -84,3 +85,14 @@ def referenced_events(query: Any, events_of_actions: Callable[[list[int]], set[s
     found = {n["event"] for n in nodes(query) if n["kind"] == "EventsNode" and n.get("event")}
     action_ids = [n["id"] for n in nodes(query) if n["kind"] == "ActionsNode"]
     return found | events_of_actions(action_ids)
+
+
+def relink(payload: dict[str, Any], request: Request, cyclic: bool, origin: str | None) -> None:
+    """A hostile list page (SandboxPlatform.relink): `next`, an absolute URL on this server
+    unless `origin` is given, names the next page (or this one), and `count` is gone."""
+    if "next" not in payload:
+        return
+    step = int(request.param("limit") or 0) or len(payload.get("results") or []) or 100
+    changes = {} if cyclic else {"offset": int(request.param("offset") or 0) + step}
+    payload.pop("count", None)
+    payload["next"] = (request.base_url if origin is None else origin) + link(request, changes)

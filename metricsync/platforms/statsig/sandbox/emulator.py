@@ -11,7 +11,12 @@ from http import HTTPStatus
 from typing import Any, ClassVar
 
 from metricsync.platforms.statsig.sandbox.experiments import ExperimentRoutes
-from metricsync.platforms.statsig.sandbox.listing import pagination, requested_page, tag_filter
+from metricsync.platforms.statsig.sandbox.listing import (
+    pagination,
+    relink,
+    requested_page,
+    tag_filter,
+)
 from metricsync.platforms.statsig.sandbox.metrics import (
     MetricTable,
     merged_metric,
@@ -209,6 +214,11 @@ class Statsig(SandboxPlatform):
         return choices.describe(self.settings)
 
     # -- metrics ------------------------------------------------------------------------------
+
+    def relink(
+        self, payload: dict[str, Any], request: Request, cyclic: bool, origin: str | None
+    ) -> None:
+        relink(payload, request, cyclic, origin)
 
     def list_metrics(self, request: Request) -> Response:
         settings = self.settings

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from metricsync.platforms.statsig.sandbox.parsing import INVALID_REQUEST, Issue, StatsigError, issue
+from metricsync.sandbox.hostile import link
 from metricsync.sandbox.http import Request
 
 FILTER_PARAMS = ("showHiddenMetrics", "tags", "filters")
@@ -114,3 +115,14 @@ def _parse_filters(raw: str) -> dict[str, list[str]]:
     if not all(isinstance(v, list) and all(isinstance(i, str) for i in v) for v in tags.values()):
         raise StatsigError(400, INVALID_REQUEST)
     return tags
+
+
+def relink(payload: dict[str, Any], request: Request, cyclic: bool, origin: str | None) -> None:
+    """A hostile list page (SandboxPlatform.relink): `nextPage`, a relative path unless `origin`
+    is given, names the next page (or this one), and `totalItems` is gone."""
+    block = payload.get("pagination")
+    if not isinstance(block, dict):
+        return
+    changes = {} if cyclic else {"page": int(request.param("page") or 1) + 1}
+    block.pop("totalItems", None)
+    block["nextPage"] = ("" if origin is None else origin) + link(request, changes)
