@@ -15,6 +15,8 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
     from jsonschema.exceptions import ValidationError
 
 Path = tuple[str | int, ...]
@@ -28,20 +30,31 @@ class SchemaError:
 
 
 def resource_names() -> list[str]:
-    """Every shipped schema, as a path relative to the schemas folder."""
-    root = resources.files("metricsync") / "schemas"
-    names = []
-    for entry in root.iterdir():
-        if entry.is_dir():
-            names += [f"{entry.name}/{f.name}" for f in entry.iterdir() if f.name.endswith(".json")]
-        elif entry.name.endswith(".json"):
-            names.append(entry.name)
+    """Every shipped schema by the name users see it under (as `metricsync schema --out-dir`
+    writes it): config.schema.json, and <platform>/<kind>.schema.json for each kind."""
+    package = resources.files("metricsync")
+    names = [f.name for f in (package / "schemas").iterdir() if f.name.endswith(".schema.json")]
+    for folder in (package / "platforms").iterdir():
+        if folder.is_dir():
+            names += [f"{folder.name}/{f.name}" for f in folder.iterdir() if _is_schema(f)]
     return sorted(names)
+
+
+def _is_schema(resource: Traversable) -> bool:
+    return resource.name.endswith(".schema.json") and resource.is_file()
+
+
+def _resource(name: str) -> Traversable:
+    """Where a schema ships: a kind's ("statsig/metric.schema.json") in its platform's package,
+    the config's in metricsync/schemas (found by path: no platform module is imported)."""
+    folder, _, file = name.rpartition("/")
+    package = resources.files("metricsync")
+    return package / "platforms" / folder / file if folder else package / "schemas" / name
 
 
 @functools.cache
 def text(name: str) -> str:
-    return (resources.files("metricsync") / "schemas" / name).read_text("utf-8")
+    return _resource(name).read_text("utf-8")
 
 
 @functools.cache

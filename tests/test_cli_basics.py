@@ -13,7 +13,7 @@ from metricsync import schema
 from metricsync.cli.main import cli, run
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMAS = ROOT / "metricsync" / "schemas"
+SCHEMAS = ROOT / "schemas"  # the repository's copies: links to where each schema ships
 FILES = [
     "config.schema.json",
     "posthog/saved_metric.schema.json",

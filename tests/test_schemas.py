@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from metricsync.documents import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMAS = ROOT / "metricsync" / "schemas"
+SCHEMAS = ROOT / "schemas"  # the repository's copies: links to where each schema ships
 KIND_SCHEMAS = {
     "statsig/metric": "statsig/metric.schema.json",
     "posthog/saved_metric": "posthog/saved_metric.schema.json",

@@ -82,7 +82,7 @@ Check = Callable[[Sequence["Definition"]], Iterable[Finding]]
 @dataclass(frozen=True)
 class Kind:
     name: str  # as written in YAML: "statsig/metric"
-    schema: str  # resource path under metricsync/schemas
+    schema: str  # as users see it, under schemas/; the file ships in the platform's package
     checks: Check  # cross-document and platform checks over one folder's definitions of this kind
     casefold_names: bool = False  # names unique case-insensitively, as the server checks them
     casefold_tags: bool = False  # the server trims and lower-cases tags (rules compare so too)

@@ -24,7 +24,7 @@ from metricsync.sandbox.transport import SandboxTransport
 from tests.engine.conftest import POSTHOG_KEY, STATSIG_KEY, Project
 
 OWNER = "managed-by-metricsync"
-SCHEMAS = Path(__file__).resolve().parents[2] / "metricsync" / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"  # links to where each schema ships
 
 
 def statsig_target(url: str = "http://statsig.sandbox") -> Target:
