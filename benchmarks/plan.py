@@ -36,7 +36,7 @@ from sandbox_child import sandbox_in_child
 from metricsync.config import Policy, Target
 from metricsync.definitions import Definition
 from metricsync.diff import diff
-from metricsync.planner import read_targets
+from metricsync.planner import read_targets, target_view
 from metricsync.platforms.posthog.provider import PAGE_SIZE as POSTHOG_PAGE
 from metricsync.platforms.posthog.provider import PostHogProvider
 from metricsync.platforms.statsig.provider import PAGE_SIZE as STATSIG_PAGE
@@ -146,7 +146,7 @@ def measure(
     }
     definitions = desired(kind, n, 20)
     diff_cpu = time.process_time()
-    result = diff(definitions, state.objects, provider.kind_diff(state))
+    result = diff(definitions, state.objects, target_view(provider, state, frozenset()))
     diff_cpu = time.process_time() - diff_cpu
     return {
         "kind": kind,

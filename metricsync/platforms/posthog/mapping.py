@@ -1,7 +1,6 @@
-"""PostHog experiment saved metrics, pure translation: definitions to API bodies and back, the
-normalisation that makes both sides compare equal, posthog-definitions' ownership marker, and
-live metrics as definitions for `metricsync import` (docs/platforms/posthog.md). No I/O: the
-transport is `provider.py`."""
+"""PostHog saved metrics, pure translation (no I/O; the transport is `provider.py`): API bodies
+in and out, the normalisation that makes both sides compare equal, posthog-definitions' marker,
+and live metrics as definitions for `metricsync import` (docs/platforms/posthog.md)."""
 
 from __future__ import annotations
 
