@@ -105,7 +105,7 @@ def _selected(obj: LiveObject, options: ImportOptions) -> bool:
 
 def check(entries: Sequence[Entry]) -> list[Entry]:
     """Skips each document that `metricsync validate` would refuse (its kind's schema, then
-    its kind's rules), naming the first problem: every file import writes validates."""
+    its kind's checks), naming the first problem: every file import writes validates."""
     problems: dict[int, str] = {}
     documents = {i: e.document for i, e in enumerate(entries) if e.skip is None and e.document}
     for i, document in documents.items():

@@ -284,7 +284,8 @@ def _placement(config: Config, definitions: dict[str, list[Definition]]) -> Iter
 
 
 def _target_findings(targets: Iterable[Target], validation: Validation) -> list[Finding]:
-    """Identity and platform rules over each target's definitions (once per set of folders)."""
+    """Identity checks and platform checks over each target's definitions (once per set of
+    folders)."""
     groups = {(t.platform, t.definitions): t for t in targets}
     findings: list[Finding] = []
     for target in groups.values():
@@ -292,12 +293,12 @@ def _target_findings(targets: Iterable[Target], validation: Validation) -> list[
         for d in validation.for_target(target):
             by_kind[d.kind].append(d)
         for kind_name, group in by_kind.items():
-            findings += _identity_rules(group, KINDS[kind_name].casefold_names)
+            findings += _identity_checks(group, KINDS[kind_name].casefold_names)
             findings += KINDS[kind_name].checks(group)
     return findings
 
 
-def _identity_rules(group: list[Definition], casefold: bool) -> Iterator[Finding]:
+def _identity_checks(group: list[Definition], casefold: bool) -> Iterator[Finding]:
     def key(name: str) -> str:  # one name however its accents are encoded (NFC)
         name = unicodedata.normalize("NFC", name)
         return name.casefold() if casefold else name

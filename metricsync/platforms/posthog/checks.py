@@ -1,4 +1,5 @@
-"""PostHog's saved-metric rules that a schema cannot express (docs/platforms/posthog.md)."""
+"""Checks of PostHog's saved-metric rules that a schema cannot express
+(docs/platforms/posthog.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Statsig's create-time rules that a schema cannot express (docs/platforms/statsig.md)."""
+"""Checks of Statsig's create-time rules that a schema cannot express
+(docs/platforms/statsig.md)."""
 
 from __future__ import annotations
 

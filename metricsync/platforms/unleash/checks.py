@@ -1,4 +1,4 @@
-"""The Unleash server's own rules on top of its published client-metrics schema
+"""Checks of the Unleash server's own rules on top of its published client-metrics schema
 (docs/sandbox/unleash.md)."""
 
 from __future__ import annotations

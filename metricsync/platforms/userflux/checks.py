@@ -1,4 +1,4 @@
-"""UserFlux query rules: one source of SQL, and placeholders and variables that match."""
+"""UserFlux query checks: one source of SQL, and placeholders and variables that match."""
 
 from __future__ import annotations
 
