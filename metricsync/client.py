@@ -1,5 +1,6 @@
-"""One HTTP client per target and run: pacing under the platform's rate limits, bounded retries
-with jitter, and translation of every failure into ApiError / NetworkError with secrets removed.
+"""One HTTP client per target and run: paced under the platform's rate limits (pacing.py),
+bounded retries with jitter, and translation of every failure into ApiError / NetworkError with
+secrets removed.
 
 Writes that may have reached the server are never retried blindly: the caller gets
 AmbiguousWrite and re-reads to learn whether the write happened.
@@ -12,11 +13,9 @@ total time and a size, and every wait for a rate limit is said on stderr.
 from __future__ import annotations
 
 import json
-import random
 import sys
-import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -26,6 +25,7 @@ import httpx
 from metricsync.deadline import REQUEST_SECONDS, Deadline, DeadlineExceeded, current, seconds_text
 from metricsync.display import printable
 from metricsync.errors import ApiError, MetricsyncError, NetworkError
+from metricsync.pacing import Limits, Pacer, RetryPolicy
 from metricsync.secrets import redact
 
 SAFE_TO_RESEND = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -54,81 +54,6 @@ class WriteGuard(Protocol):
 class ForeignOrigin(NetworkError):
     """A link or redirect pointed away from the target's configured origin: not followed, so
     the target's credentials never reach another server."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """A platform's documented rate limits: at most `count` paced requests per `seconds`."""
-
-    windows: tuple[tuple[int, float], ...] = ()
-    paced_methods: frozenset[str] = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
-    concurrency: int = 8  # requests in flight while reading
-    writes_in_flight: int = 8  # changes apply runs at once
-
-    def minimum_seconds(self, requests: int) -> float:
-        """The least time `requests` paced requests can take from a standing start."""
-        slowest = 0.0
-        for count, seconds in self.windows:
-            slowest = max(slowest, ((requests - 1) // count) * seconds if requests else 0.0)
-        return slowest
-
-
-class Pacer:
-    """Blocks callers so that no window of `Limits` is ever exceeded (client-side pacing)."""
-
-    def __init__(
-        self,
-        limits: Limits,
-        clock: Callable[[], float],
-        sleep: Callable[[float], None],
-        before_wait: Callable[[float], None] = lambda seconds: None,
-    ):
-        self.limits, self.clock, self.sleep = limits, clock, sleep
-        self.before_wait = before_wait  # may raise: a wait the run has no time for
-        self._sent: deque[float] = deque()
-        self._lock = threading.Lock()
-        self._resume_at = 0.0  # set by a 429's Retry-After: no paced request leaves before
-
-    def hold(self, seconds: float) -> None:
-        """Holds every paced request for `seconds`: what the platform asked after a 429. A
-        request sent earlier would be refused again, and refused attempts use up quota."""
-        with self._lock:
-            self._resume_at = max(self._resume_at, self.clock() + seconds)
-
-    def acquire(self, sleep: Callable[[float], None] | None = None) -> None:
-        while True:
-            with self._lock:
-                wait = self._wait(self.clock())
-                if wait <= 0:
-                    self._sent.append(self.clock())
-                    return
-            self.before_wait(wait)
-            (sleep or self.sleep)(wait)
-
-    def _wait(self, now: float) -> float:
-        longest = max((s for _, s in self.limits.windows), default=0.0)
-        while self._sent and self._sent[0] <= now - longest:
-            self._sent.popleft()
-        wait = self._resume_at - now
-        for count, seconds in self.limits.windows:
-            recent = [t for t in self._sent if t > now - seconds]
-            if len(recent) >= count:
-                wait = max(wait, recent[-count] + seconds - now)
-        return wait
-
-
-@dataclass
-class RetryPolicy:
-    attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 8.0
-    # Statsig's longest window is 15 minutes; the run's deadline bounds every wait anyway.
-    max_retry_after: float = 900.0
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.max_retry_after)
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
 
 
 @dataclass

@@ -15,11 +15,12 @@ from typing import Any
 
 import httpx
 
-from metricsync.client import AmbiguousWrite, ApiClient, Limits
+from metricsync.client import AmbiguousWrite, ApiClient
 from metricsync.config import Target
 from metricsync.diff import KindDiff
 from metricsync.errors import ApiError, MetricsyncError
 from metricsync.live import LiveObject, LiveRead
+from metricsync.pacing import Limits
 from metricsync.plan import Change, FieldChange
 from metricsync.render.values import show
 from metricsync.usage import Lookup

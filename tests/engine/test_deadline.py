@@ -89,7 +89,7 @@ def test_a_retry_after_longer_than_the_time_left_fails_at_once() -> None:
 
 
 def test_pacing_under_the_rate_limit_is_said_and_bounded_by_the_deadline() -> None:
-    from metricsync.client import Limits
+    from metricsync.pacing import Limits
 
     time = FakeTime()
     api, lines = client(

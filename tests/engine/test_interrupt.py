@@ -14,9 +14,10 @@ import pytest
 
 from metricsync import deadline
 from metricsync.apply import Outcome, Status, apply_plan
-from metricsync.client import ApiClient, Limits
+from metricsync.client import ApiClient
 from metricsync.deadline import Deadline
 from metricsync.interrupt import Interruption, NotStarted, signals_handled
+from metricsync.pacing import Limits
 from metricsync.planner import build_plan, open_session
 from metricsync.platforms.statsig.provider import LIMITS
 from metricsync.render.text import render_report

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from metricsync.cli.main import run
-from metricsync.client import ApiClient, Limits
+from metricsync.client import ApiClient
 from metricsync.errors import MetricsyncError
 from metricsync.importer import Entry, Skip, check
 from metricsync.live import LiveObject
+from metricsync.pacing import Limits
 from metricsync.plan import Action, Change, FieldChange, Plan, TargetPlan
 from metricsync.plan_file import save
 from metricsync.sandbox.app import SandboxApp

@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 
 from metricsync.bulk import paused_gc
-from metricsync.client import Limits
 from metricsync.config import Target
 from metricsync.diff import KindDiff, top_field
 from metricsync.errors import ApiError
@@ -29,6 +28,7 @@ from metricsync.listing import (
 from metricsync.live import LiveObject, LiveRead
 from metricsync.normalise import Normalisation
 from metricsync.ownership import ForeignOwner, first_claim, tag_owner
+from metricsync.pacing import Limits
 from metricsync.plan import Change, FieldChange
 from metricsync.platforms.posthog.experiments import PAGES, experiments_using
 from metricsync.platforms.posthog.mapping import (

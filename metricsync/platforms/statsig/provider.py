@@ -13,7 +13,6 @@ from urllib.parse import quote
 import httpx
 
 from metricsync.bulk import paused_gc
-from metricsync.client import Limits
 from metricsync.config import Target
 from metricsync.definitions import Definition
 from metricsync.diff import KindDiff, top_field
@@ -30,6 +29,7 @@ from metricsync.listing import (
 )
 from metricsync.live import LiveObject, LiveRead
 from metricsync.ownership import tag_owner
+from metricsync.pacing import Limits
 from metricsync.plan import Action, Change, FieldChange
 from metricsync.platforms.statsig.experiments import PAGES, Pagination, experiments_using
 from metricsync.platforms.statsig.mapping import (

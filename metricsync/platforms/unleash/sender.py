@@ -16,11 +16,12 @@ from typing import Any
 
 import httpx
 
-from metricsync.client import AmbiguousWrite, ApiClient, Limits, excerpt
+from metricsync.client import AmbiguousWrite, ApiClient, excerpt
 from metricsync.config import Target
 from metricsync.definitions import Definition
 from metricsync.errors import ExitCode, MetricsyncError
 from metricsync.files import write_whole
+from metricsync.pacing import Limits
 from metricsync.secrets import redact, remember
 
 PATH = "/client/metrics"

@@ -12,9 +12,10 @@ from urllib.parse import quote
 
 import httpx
 
-from metricsync.client import RETRY_STATUSES, ApiClient, Limits, excerpt, request_body
+from metricsync.client import RETRY_STATUSES, ApiClient, excerpt, request_body
 from metricsync.config import Target
 from metricsync.errors import ApiError, MetricsyncError, NetworkError
+from metricsync.pacing import Limits
 from metricsync.platforms.userflux.binding import Query
 from metricsync.secrets import redact, remember
 
