@@ -83,7 +83,7 @@ def project_files(options: InitOptions) -> list[NewFile]:
     files = [NewFile(CONFIG, config_text(options.platforms).encode())]
     for platform in options.platforms:
         folder = f"definitions/{platform}"
-        example = _starter("examples", f"{platform}.yaml") if options.examples else None
+        example = _example(platform) if options.examples else None
         if example is not None:
             files.append(NewFile(f"{folder}/example.yaml", example))
         else:
@@ -203,8 +203,10 @@ def workflow_secrets() -> frozenset[str]:
     return frozenset(n for text in texts for n in re.findall(r"secrets\.([A-Za-z0-9_]+)", text))
 
 
-def _starter(*parts: str) -> bytes | None:
-    resource = resources.files("metricsync").joinpath("starter", *parts)
+def _example(platform: str) -> bytes | None:
+    """The example definition a platform's package ships (platforms/<platform>/example.yaml),
+    found by path like its schemas: no platform module is imported for it."""
+    resource = resources.files("metricsync").joinpath("platforms", platform, "example.yaml")
     return resource.read_bytes() if resource.is_file() else None
 
 

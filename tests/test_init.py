@@ -16,7 +16,7 @@ from metricsync.cli.main import run
 from metricsync.scaffold import gitignore_with_entry
 
 ROOT = Path(__file__).resolve().parents[1]
-STARTER = ROOT / "metricsync" / "starter"
+PLATFORMS_DIR = ROOT / "metricsync" / "platforms"  # each ships its example.yaml (init --examples)
 SECRETS = {
     "statsig": ["STATSIG_CONSOLE_API_KEY"],
     "posthog": ["POSTHOG_PERSONAL_API_KEY"],
@@ -240,9 +240,7 @@ def test_init_offers_every_registered_platform() -> None:
     from metricsync.platforms import PLATFORMS
 
     assert tuple(PLATFORMS) == PLATFORM_NAMES
-    assert sorted(p.name for p in (STARTER / "examples").iterdir()) == sorted(
-        f"{name}.yaml" for name in PLATFORMS
-    )
+    assert sorted(p.parent.name for p in PLATFORMS_DIR.glob("*/example.yaml")) == sorted(PLATFORMS)
 
 
 def test_init_writes_whole_files_where_hard_links_are_not_supported(
@@ -254,7 +252,7 @@ def test_init_writes_whole_files_where_hard_links_are_not_supported(
     monkeypatch.setattr(os, "link", no_links)
     assert run(["init", "--examples", "--no-workflows"]) == 0
     assert (here / "definitions" / "statsig" / "example.yaml").read_bytes() == (
-        STARTER / "examples" / "statsig.yaml"
+        PLATFORMS_DIR / "statsig" / "example.yaml"
     ).read_bytes()
     assert [p.name for p in here.rglob("*.tmp")] == []
     assert run(["validate"]) == 0
