@@ -5,6 +5,8 @@ on first use. Read with `ast` only: nothing of the package is imported to check 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -187,3 +189,19 @@ def test_the_graph_sees_every_kind_of_import(tmp_path: Path) -> None:
         ("metricsync.x", False),
         ("metricsync.z", False),
     }
+
+
+def test_help_loads_only_click_and_the_platform_records() -> None:
+    """`metricsync --help` starts fast: the records name their providers lazily (Lazy), and each
+    command imports what it runs when it runs (cli/__init__.py)."""
+    script = (
+        "import sys\n"
+        "from metricsync.cli.main import run\n"
+        "run(['--help'])\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.partition('.')[0] in HEAVY)))\n"
+    )
+    heavy = "HEAVY = {'httpx', 'yaml', 'jsonschema', 'jsonschema_rs', 'msgspec'}\n"
+    ran = subprocess.run(
+        [sys.executable, "-c", heavy + script], capture_output=True, text=True, check=True
+    )
+    assert ran.stdout.splitlines()[-1] == ""
