@@ -1,9 +1,12 @@
 """Reading metricsync.yaml: the schema, the rules on values and folders the schema cannot state,
-then the frozen targets, built with what each platform's record declares."""
+then the frozen targets, built with what each platform's record declares. The schema itself is
+composed here from its base and each registered platform's part."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,7 +39,7 @@ def read_config(path: Path) -> tuple[Config | None, list[Problem]]:
     if len(documents) != 1 or not isinstance(documents[0].data, dict):
         return None, [Problem(file, 1, 1, "the config must be one YAML mapping (version, targets)")]
     document = documents[0]
-    errors = schema.validator(CONFIG_SCHEMA).errors(document.data)
+    errors = _validator().errors(document.data)
     unreadable = list(non_finite(document.data))  # the schema sees NaN as null: say what it is
     paths = {where for where, _ in unreadable}
     found = [(e.path, e.message, e.at_key) for e in errors if e.path not in paths]
@@ -180,3 +183,74 @@ def _target(name: str, raw: dict[str, Any], policy: Policy, rules: Any) -> Targe
             [k.name for k in platform.kinds if k.casefold_tags],
         ),
     )
+
+
+# -- the config's JSON Schema ---------------------------------------------------------------------
+
+BASE_SCHEMA = "config.base.json"  # in metricsync/schemas: everything no platform adds
+PLATFORM_PART = "config.json"  # in each platform's package: what it adds (its $comment says how)
+
+
+@functools.cache
+def config_schema() -> dict[str, Any]:
+    """config.schema.json: the base, and each registered platform's part in the registry's order:
+    its target keys (as $defs/<platform>, selected by `provider`) and its kinds' rules. Composed
+    once and shared: read it, never change it."""
+    document: dict[str, Any] = json.loads(schema.text(BASE_SCHEMA))
+    parts = {name: _part(name) for name in PLATFORMS}
+    target, rules = document["$defs"]["target"], document["$defs"]["rules"]
+    names = list(parts)
+    target["properties"] = {
+        "provider": {"description": f"Platform of this target: {_or(names)}.", "enum": names},
+        **target["properties"],
+    }
+    target["allOf"] = _selected_keys(parts)
+    for name, part in parts.items():
+        document["$defs"][name] = part["target"]
+    kinds = list(KINDS)
+    described = {kind: text for part in parts.values() for kind, text in part["rules"].items()}
+    rules["propertyNames"] = {
+        "enum": kinds,
+        "errorMessage": f"unknown kind; rules are given per kind: {_or(kinds)}",
+    }
+    rules["properties"] = {
+        kind: {"description": described[kind], "$ref": "#/$defs/kindRules"} for kind in kinds
+    }
+    return document
+
+
+@functools.cache
+def schema_text(name: str) -> str:
+    """A shipped schema as `metricsync schema` prints it, by the name users see it under: the
+    config's composed here (serialised the same way every time), a kind's as it ships."""
+    if name != CONFIG_SCHEMA:
+        return schema.text(name)
+    return json.dumps(config_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _part(platform: str) -> dict[str, Any]:
+    part: dict[str, Any] = json.loads(schema.text(f"{platform}/{PLATFORM_PART}"))
+    return part
+
+
+def _selected_keys(parts: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each platform's keys checked when `provider` names it, then declared known, then every
+    platform's keys known while provider is missing or unknown (the base's $comment says why)."""
+    keys = {name: dict.fromkeys(part["target"]["properties"], True) for name, part in parts.items()}
+    checked = [{"if": _is({"const": name}), "then": {"$ref": f"#/$defs/{name}"}} for name in parts]
+    declared = [{"if": _is({"const": name}), "then": {"properties": keys[name]}} for name in parts]
+    every = {key: True for known in keys.values() for key in known}
+    return [*checked, *declared, {"if": _is({"enum": list(parts)}), "else": {"properties": every}}]
+
+
+def _is(provider: dict[str, Any]) -> dict[str, Any]:
+    return {"properties": {"provider": provider}, "required": ["provider"]}
+
+
+def _or(items: list[str]) -> str:
+    return f"{', '.join(items[:-1])} or {items[-1]}" if len(items) > 1 else "".join(items)
+
+
+@functools.cache
+def _validator() -> schema.Validator:
+    return schema.Validator(config_schema())

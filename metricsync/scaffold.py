@@ -14,8 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from metricsync import schema
 from metricsync.config import CONFIG_SCHEMA, display_path
+from metricsync.config_file import schema_text
 from metricsync.errors import MetricsyncError
 from metricsync.files import write_whole
 from metricsync.platforms import KINDS, PLATFORMS
@@ -89,7 +89,7 @@ def project_files(options: InitOptions) -> list[NewFile]:
         else:
             files.append(NewFile(f"{folder}/{KEEP}", b""))
     names = sorted({k.schema for k in KINDS.values()} | {CONFIG_SCHEMA})
-    files += [NewFile(f"schemas/{name}", schema.text(name).encode()) for name in names]
+    files += [NewFile(f"schemas/{name}", schema_text(name).encode()) for name in names]
     if options.workflows:
         files += [NewFile(f"{WORKFLOWS}/{n}", d) for n, d in _starter_folder("workflows")]
         files += [NewFile(f"{ACTION}/{n}", d) for n, d in _starter_folder("action")]
@@ -100,7 +100,7 @@ def config_text(platforms: Sequence[str]) -> str:
     """metricsync.yaml with one target per platform, named after it: its required keys and its
     endpoint, secrets as the env:NAME the platform's documentation uses, and the policy's
     defaults as comments. Keys and values come from the config schema."""
-    definitions = json.loads(schema.text(CONFIG_SCHEMA))["$defs"]
+    definitions = json.loads(schema_text(CONFIG_SCHEMA))["$defs"]
     lines = [
         f"# yaml-language-server: $schema=schemas/{CONFIG_SCHEMA}",
         "# metricsync project config (docs/config.md). Secrets are env:NAME references, never the",
@@ -119,7 +119,7 @@ def config_text(platforms: Sequence[str]) -> str:
 
 def settings(platforms: Sequence[str]) -> tuple[list[Setting], list[Setting]]:
     """The variables the config references, and the values written as examples to edit."""
-    definitions = json.loads(schema.text(CONFIG_SCHEMA))["$defs"]
+    definitions = json.loads(schema_text(CONFIG_SCHEMA))["$defs"]
     variables, to_edit = [], []
     for platform in platforms:
         for key, value, _ in _target_keys(platform, definitions[platform]):

@@ -31,22 +31,31 @@ class SchemaError:
 
 def resource_names() -> list[str]:
     """Every shipped schema by the name users see it under (as `metricsync schema --out-dir`
-    writes it): config.schema.json, and <platform>/<kind>.schema.json for each kind."""
+    writes it): config.schema.json (config_file.py composes it), and
+    <platform>/<kind>.schema.json for each kind."""
+    kinds = [name for name in _sources() if "/" in name and name.endswith(".schema.json")]
+    return sorted(["config.schema.json", *kinds])
+
+
+def _sources() -> list[str]:
+    """Every JSON file a shipped schema is made of: each kind's, and the config's base and each
+    platform's part of it (metricsync/config_file.py composes them)."""
     package = resources.files("metricsync")
-    names = [f.name for f in (package / "schemas").iterdir() if f.name.endswith(".schema.json")]
+    names = [f.name for f in (package / "schemas").iterdir() if _is_json(f)]
     for folder in (package / "platforms").iterdir():
         if folder.is_dir():
-            names += [f"{folder.name}/{f.name}" for f in folder.iterdir() if _is_schema(f)]
+            names += [f"{folder.name}/{f.name}" for f in folder.iterdir() if _is_json(f)]
     return sorted(names)
 
 
-def _is_schema(resource: Traversable) -> bool:
-    return resource.name.endswith(".schema.json") and resource.is_file()
+def _is_json(resource: Traversable) -> bool:
+    return resource.name.endswith(".json") and resource.is_file()
 
 
 def _resource(name: str) -> Traversable:
-    """Where a schema ships: a kind's ("statsig/metric.schema.json") in its platform's package,
-    the config's in metricsync/schemas (found by path: no platform module is imported)."""
+    """Where a schema file ships: a kind's ("statsig/metric.schema.json") and a platform's part
+    of the config's ("statsig/config.json") in its platform's package, the config's base in
+    metricsync/schemas (found by path: no platform module is imported)."""
     folder, _, file = name.rpartition("/")
     package = resources.files("metricsync")
     return package / "platforms" / folder / file if folder else package / "schemas" / name
@@ -66,7 +75,7 @@ def load(name: str) -> dict[str, Any]:
 def digest() -> str:
     """Changes whenever any shipped schema changes (part of every cache key)."""
     hasher = hashlib.blake2b(digest_size=16)
-    for name in resource_names():
+    for name in _sources():
         hasher.update(name.encode() + b"\0" + text(name).encode())
     return hasher.hexdigest()
 

@@ -23,6 +23,7 @@ import click
 from metricsync import schema
 from metricsync.cli.main import cli
 from metricsync.config import CONFIG_SCHEMA
+from metricsync.config_file import schema_text
 from metricsync.errors import ExitCode
 from metricsync.platforms import KINDS
 
@@ -363,7 +364,7 @@ def variants(node: Schema) -> list[tuple[tuple[str, Any], Schema]]:
 
 
 def schema_page(title: str, resource: str, page: str, intro: str = "") -> str:
-    document = schema.load(resource)
+    document = json.loads(schema_text(resource))
     doc = SchemaDoc(document)
     source = "../" * (page.count("/") + 1) + f"schemas/{resource}"
     parts = [f"# {title}", NOTICE, cell(document.get("description", ""))]

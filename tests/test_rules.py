@@ -12,6 +12,7 @@ import pytest
 
 from metricsync import governance, schema, validation
 from metricsync.cli.main import run
+from metricsync.config_file import config_schema
 from metricsync.platforms import KINDS
 
 STATSIG = """\
@@ -551,7 +552,7 @@ def test_every_path_the_docs_name_is_one_a_definition_can_hold() -> None:
 
 
 def test_the_config_schema_offers_rules_for_every_kind() -> None:
-    config = schema.load("config.schema.json")
+    config = config_schema()
     kinds = config["$defs"]["rules"]["properties"]
     assert list(kinds) == list(KINDS) == config["$defs"]["rules"]["propertyNames"]["enum"]
     rules = config["$defs"]["kindRules"]["properties"]

@@ -24,8 +24,8 @@ def schema_command(kind: str | None, out_dir: Path | None) -> None:
     Definition files point editors at these schemas with a modeline such as
     `# yaml-language-server: $schema=../../schemas/statsig/metric.schema.json`.
     """
-    from metricsync import schema
     from metricsync.config import CONFIG_SCHEMA
+    from metricsync.config_file import schema_text
     from metricsync.files import write_whole
     from metricsync.platforms import KINDS
 
@@ -37,7 +37,7 @@ def schema_command(kind: str | None, out_dir: Path | None) -> None:
             destination = out_dir / resource
             try:
                 destination.parent.mkdir(parents=True, exist_ok=True)
-                write_whole(destination, schema.text(resource))
+                write_whole(destination, schema_text(resource))
             except OSError as exc:
                 raise MetricsyncError(f"cannot write {destination}: {exc.strerror}") from None
             click.echo(f"wrote {destination}", err=True)
@@ -46,4 +46,4 @@ def schema_command(kind: str | None, out_dir: Path | None) -> None:
         raise UsageError(f"name a kind ({', '.join(names)}) or use --out-dir")
     if kind not in names:
         raise UsageError(f"unknown kind {kind!r}; expected one of: {', '.join(names)}")
-    click.echo(schema.text(names[kind]), nl=False)
+    click.echo(schema_text(names[kind]), nl=False)
