@@ -86,7 +86,13 @@ def test_targets_json_feeds_a_ci_matrix(
     assert json.loads(capsys.readouterr().out) == {
         "target": ["posthog-us"],
         "include": [
-            {"target": "posthog-us", "provider": "posthog", "definitions": ["definitions/posthog"]}
+            {
+                "target": "posthog-us",
+                "provider": "posthog",
+                "definitions": ["definitions/posthog"],
+                "planned": True,
+                "verified": False,
+            }
         ],
     }
 

@@ -22,16 +22,26 @@ from metricsync.cli.options import (
 def targets_command(config_path: Path, targets: tuple[str, ...], output_format: str) -> None:
     """List targets: name, provider, endpoint and definitions folders.
 
-    `--format json` prints {"target": [...], "include": [...]} for a CI job matrix.
+    `--format json` prints {"target": [...], "include": [...]} for a CI job matrix. Each entry
+    of `include` holds the target, its provider, its definitions folders, `planned` (whether
+    plan, apply and import work on it) and `verified` (whether verify checks it on the
+    platform), so that workflows select their targets with jq: `select(.planned)`.
     """
     from metricsync.config_file import load_config
+    from metricsync.platforms import PLATFORMS
 
     selected = load_config(config_path).select(targets)
     if output_format == "json":
         import json
 
         include = [
-            {"target": t.name, "provider": t.platform, "definitions": list(t.definitions)}
+            {
+                "target": t.name,
+                "provider": t.platform,
+                "definitions": list(t.definitions),
+                "planned": PLATFORMS[t.platform].planned,
+                "verified": PLATFORMS[t.platform].verified,
+            }
             for t in selected
         ]
         click.echo(json.dumps({"target": [t.name for t in selected], "include": include}))

@@ -129,6 +129,12 @@ class Platform:
         """Whether plan, apply and import work on this platform."""
         return self.provider is not None
 
+    @property
+    def verified(self) -> bool:
+        """Whether `metricsync verify` checks this platform's targets on the platform: each
+        definition runs through its verifier, or the plan's changes are dry-run."""
+        return self.verifier is not None or self.dry_runs
+
 
 def checks(*each: Callable[[Definition], Iterable[Finding]]) -> Check:
     """A Check that applies per-definition checks to every definition of a folder."""
