@@ -1,8 +1,10 @@
 """`metricsync unleash validate|send [FILE]`: Unleash usage payloads, checked offline and sent
-only on request, each at most once."""
+only on request, each at most once. What the commands run is imported in their bodies: the
+registry lists them for `metricsync --help`, which must not pay for httpx, YAML or the schemas."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +18,7 @@ from metricsync.cli.options import (
     target_option,
     timeout_option,
 )
+from metricsync.display import printable
 from metricsync.errors import ExitCode, InvalidInput, UsageError
 from metricsync.platforms.unleash.kinds import NAME, USAGE
 
@@ -144,19 +147,15 @@ def _unleash_targets(config_path: Path) -> list[str]:
 
 
 def _render(report: SendReport, output_format: str) -> str:
-    from metricsync.platforms.unleash.sender import Outcome
+    from metricsync.platforms.unleash.sender import Delivery
 
     if output_format == "json":
         results = [_json(r) for r in report.results]
         document = {"format_version": 1, "exit_code": int(report.exit_code), "results": results}
-        import json
-
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    from metricsync.display import printable
-
     # server text included: no control sequence reaches the terminal, no line is forged
     lines = [printable(f"{r.target}: {r.name!r} ({r.source}): {r.message}") for r in report.results]
-    counts = ", ".join(f"{report.count(o)} {o.value}" for o in Outcome)
+    counts = ", ".join(f"{report.count(o)} {o.value}" for o in Delivery)
     summary = f"Unleash: {counts}." if report.results else "No payloads to send."
     return "\n".join([*lines, summary]) + "\n"
 
@@ -166,7 +165,7 @@ def _json(result: SendResult) -> dict[str, object]:
         "target": result.target,
         "name": result.name,
         "source": result.source,
-        "outcome": result.outcome.value,
+        "outcome": result.delivery.value,
         "status": result.status,
         "digest": result.digest,
         "message": result.message,

@@ -30,7 +30,7 @@ ANSWERED = (204, 400, 401, 403, 413, 415, 429)  # handled here, each with its ow
 LIMITS = Limits(windows=((6000, 60.0),))  # Unleash's REGISTER_CLIENT_RATE_LIMIT_PER_MINUTE default
 
 
-class Outcome(StrEnum):
+class Delivery(StrEnum):
     ACCEPTED = "accepted"  # 202: queued, will be counted
     NOT_COUNTED = "not counted"  # refused or disabled: nothing was counted
     UNKNOWN = "unknown"  # the request may have reached Unleash: never resent automatically
@@ -43,7 +43,7 @@ class SendResult:
     target: str
     name: str
     source: str
-    outcome: Outcome
+    delivery: Delivery
     message: str
     digest: str = ""
     status: int | None = None
@@ -141,30 +141,30 @@ class UnleashSender:
         if body.get("bucket") and not body["bucket"].get("toggles"):
             message = "not sent: no toggle has a yes or no count"
             return SendResult(
-                target, definition.name, definition.where, Outcome.EMPTY, message, key
+                target, definition.name, definition.where, Delivery.EMPTY, message, key
             )
         previous = None if force else self.record.last(target, key)
-        if previous and previous.get("state") != Outcome.NOT_COUNTED:
+        if previous and previous.get("state") != Delivery.NOT_COUNTED:
             message = _already(previous)
             return SendResult(
-                target, definition.name, definition.where, Outcome.REFUSED, message, key
+                target, definition.name, definition.where, Delivery.REFUSED, message, key
             )
         self.record.mark(target, definition.name, key, "sending")
-        outcome, message, status = self._post(body)
-        self.record.mark(target, definition.name, key, outcome.value)
-        if empty and outcome == Outcome.ACCEPTED:
+        delivery, message, status = self._post(body)
+        self.record.mark(target, definition.name, key, delivery.value)
+        if empty and delivery == Delivery.ACCEPTED:
             message += f" (left out toggle(s) with no counts: {', '.join(empty)})"
-        return SendResult(target, definition.name, definition.where, outcome, message, key, status)
+        return SendResult(target, definition.name, definition.where, delivery, message, key, status)
 
-    def _post(self, body: dict[str, Any]) -> tuple[Outcome, str, int | None]:
+    def _post(self, body: dict[str, Any]) -> tuple[Delivery, str, int | None]:
         try:
             response = self.client.send("POST", PATH, body=body, resend=False, ok=ANSWERED)
         except AmbiguousWrite as exc:
-            return Outcome.UNKNOWN, f"{exc}; {UNKNOWN_ADVICE}", None
+            return Delivery.UNKNOWN, f"{exc}; {UNKNOWN_ADVICE}", None
         except MetricsyncError as exc:  # an answer that is not Unleash's own (404: wrong url)
-            return Outcome.NOT_COUNTED, f"{exc}; is url the Unleash server's /api root?", None
-        outcome, message = describe(response)
-        return outcome, message, response.status_code
+            return Delivery.NOT_COUNTED, f"{exc}; is url the Unleash server's /api root?", None
+        delivery, message = describe(response)
+        return delivery, message, response.status_code
 
 
 UNKNOWN_ADVICE = (
@@ -173,23 +173,23 @@ UNKNOWN_ADVICE = (
 )
 
 
-def describe(response: httpx.Response) -> tuple[Outcome, str]:
+def describe(response: httpx.Response) -> tuple[Delivery, str]:
     """What one answer of POST /api/client/metrics means for the payload
     (docs/sandbox/unleash.md)."""
     status = response.status_code
     if status == 202:
-        return Outcome.ACCEPTED, "accepted (HTTP 202): queued; Unleash adds the counts within ~5 s"
+        return Delivery.ACCEPTED, "accepted (HTTP 202): queued; Unleash adds the counts within ~5 s"
     if status == 204:
-        return Outcome.NOT_COUNTED, "not counted (HTTP 204): metrics are disabled on this server"
+        return Delivery.NOT_COUNTED, "not counted (HTTP 204): metrics are disabled on this server"
     if status == 429:
         wait = response.headers.get("Retry-After")
         after = f" after {wait} s" if wait else " after the rate-limit window (1 minute)"
         return (
-            Outcome.NOT_COUNTED,
+            Delivery.NOT_COUNTED,
             f"rate limited (HTTP 429): nothing was counted; send again{after}",
         )
     return (
-        Outcome.NOT_COUNTED,
+        Delivery.NOT_COUNTED,
         f"{_refusal(response)}; nothing was counted; fix it before resending",
     )
 
@@ -224,7 +224,7 @@ REASONS = {
 
 def _already(previous: Mapping[str, Any]) -> str:
     when = previous.get("at", "earlier")
-    if previous.get("state") == Outcome.ACCEPTED:
+    if previous.get("state") == Delivery.ACCEPTED:
         what = f"already sent on {when} and accepted; sending it again would double its counts"
     else:
         what = f"sent on {when} with an unknown outcome; check Unleash before sending it again"
@@ -242,17 +242,17 @@ def _json(response: httpx.Response) -> Any:
 class SendReport:
     results: tuple[SendResult, ...]
 
-    def count(self, outcome: Outcome) -> int:
-        return sum(1 for r in self.results if r.outcome == outcome)
+    def count(self, delivery: Delivery) -> int:
+        return sum(1 for r in self.results if r.delivery == delivery)
 
     @property
     def exit_code(self) -> ExitCode:
         """1 when a payload was not counted or its outcome is unknown (4 when others were
         accepted), else 5 when the record refused one, else 0."""
-        failed = self.count(Outcome.NOT_COUNTED) + self.count(Outcome.UNKNOWN)
+        failed = self.count(Delivery.NOT_COUNTED) + self.count(Delivery.UNKNOWN)
         if failed:
-            return ExitCode.PARTIAL if self.count(Outcome.ACCEPTED) else ExitCode.ERROR
-        return ExitCode.REFUSED if self.count(Outcome.REFUSED) else ExitCode.OK
+            return ExitCode.PARTIAL if self.count(Delivery.ACCEPTED) else ExitCode.ERROR
+        return ExitCode.REFUSED if self.count(Delivery.REFUSED) else ExitCode.OK
 
 
 Batch = tuple[Target, Sequence[Definition]]
