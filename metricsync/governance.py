@@ -147,20 +147,20 @@ def config_findings(
     """Patterns that do not compile, paths no definition of the kind can hold, and a target's
     rules for a kind it never reads, each at its line.
 
-    `kinds` names each kind's JSON Schema and `platforms` each provider's kinds; unknown kinds
-    and providers are left to the config schema."""
+    `kinds` names each kind's JSON Schema and `platforms` each platform's kinds; unknown kinds
+    and platforms are left to the config schema."""
     schemas = _Schemas(kinds)
     yield from _kind_findings(("rules",), data.get("rules"), schemas)
     targets = data.get("targets")
     for name, target in targets.items() if isinstance(targets, dict) else ():
         if not isinstance(target, dict):
             continue
-        rules, provider = target.get("rules"), target.get("provider")
+        rules, platform = target.get("rules"), target.get("provider")
         yield from _kind_findings(("targets", name, "rules"), rules, schemas)
-        own = platforms.get(provider, ()) if isinstance(provider, str) else ()
+        own = platforms.get(platform, ()) if isinstance(platform, str) else ()
         for kind in rules if isinstance(rules, dict) and own else ():
             if kind in kinds and kind not in own:
-                message = f"target {name!r} ({provider}) reads only {', '.join(own)} definitions"
+                message = f"target {name!r} ({platform}) reads only {', '.join(own)} definitions"
                 yield ("targets", name, "rules", kind), f"{kind} rules never apply here: {message}"
 
 

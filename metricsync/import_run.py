@@ -111,18 +111,18 @@ def import_objects(
         target = workspace.targets[0]
         to_spec = importable(target, options.kind)
         provider = session.providers[target.name]
-        state = provider.read(expected=len(workspace.definitions(target)))
+        read = provider.read(expected=len(workspace.definitions(target)))
         requests = sum(provider.client.requests.values())
-    if len(state.objects) >= PROGRESS_FROM:
-        progress(f"Read {len(state.objects)} live objects from {target.name} ({requests} requests)")
+    if len(read.objects) >= PROGRESS_FROM:
+        progress(f"Read {len(read.objects)} live objects from {target.name} ({requests} requests)")
     config = workspace.config
     out = (options.out or config.folder(target.definitions[0])).resolve()
     with paused_gc():  # builds and renders thousands of small documents (bulk.py)
-        foreign = provider.kind_diff(state).foreign
-        entries = choose(state.objects, workspace.definitions(target), options, to_spec, foreign)
+        foreign = provider.kind_diff(read).foreign
+        entries = choose(read.objects, workspace.definitions(target), options, to_spec, foreign)
         entries = assign_files(check(entries), occupants(out), options.force)
         write(out, entries, config.root / "schemas", options.force, progress)
-    notes = [*state.notes, *folder_notes(config, target, out)]
+    notes = [*read.notes, *folder_notes(config, target, out)]
     return ImportReport(
         target=target.name,
         platform=target.platform,
@@ -130,7 +130,7 @@ def import_objects(
         entries=tuple(entries),
         requests=requests,
         owner_tag=target.policy.owner_tag,
-        marker_supported=state.marker_supported,
+        marker_supported=read.marker_supported,
         notes=tuple(notes),
         breaking_rules=governance.breaking(
             target.rules, [e.document for e in entries if e.skip is None and e.document]

@@ -270,12 +270,12 @@ def _placement(config: Config, definitions: dict[str, list[Definition]]) -> Iter
     """A definition in a folder that no target of its platform reads would be silently skipped."""
     for folder, found in definitions.items():
         users = [t for t in config.targets.values() if folder in t.definitions]
-        providers = {t.platform for t in users}
+        platforms = {t.platform for t in users}
         readers = ", ".join(f"{t.name!r} ({t.platform})" for t in users)
         readers = f"target{'s' * (len(users) != 1)} {readers}"
         for d in found:
             platform = PLATFORM_OF_KIND[d.kind].name
-            if platform not in providers:
+            if platform not in platforms:
                 message = (
                     f"{d.kind} would be ignored: folder {folder!r} is read only by {readers}; "
                     f"move it to a {platform} target's folder"

@@ -112,14 +112,14 @@ def dry_runs(workspace: Workspace, target: Target, provider: Provider) -> list[C
     started = time.perf_counter()
     try:
         definitions = workspace.definitions(target)
-        state = provider.read(expected=len(definitions))
-        plan = plan_target(target, definitions, provider, Overrides(), state, usage=False)
+        read = provider.read(expected=len(definitions))
+        plan = plan_target(target, definitions, provider, Overrides(), read, usage=False)
     except MetricsyncError as exc:
         seconds = time.perf_counter() - started
         detail = f"could not read live state: {_message(exc)}"
         return [CheckResult(target.name, "", "", "read", Status.FAILED, seconds, detail)]
     pending = {c.key for c in plan.changes if c.action in (Action.CREATE, Action.REPLACE)}
-    facts = dict(state.facts)  # and what each dry run learns, for the next (a refused field)
+    facts = dict(read.facts)  # and what each dry run learns, for the next (a refused field)
 
     def run(change: Change) -> None:
         facts.update(provider.dry_run(change, facts).facts)

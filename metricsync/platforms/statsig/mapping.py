@@ -56,7 +56,7 @@ def from_payload(raw: Mapping[str, Any], owner_tag: str) -> LiveObject:
     tags = raw.get("tags") or []
     if isinstance(tags, str):
         tags = [tags]
-    spec = dict(raw)  # the few server fields read (id, lastModifiedTime) stay: the rules skip them
+    spec = dict(raw)  # the few server fields read (id, lastModifiedTime) stay: normalised away
     spec["tags"] = [t for t in tags if t != owner_tag]
     # positional: a NamedTuple built from keywords costs twice as much, per live object
     owned, generated = owner_tag in tags, raw.get("type") not in CREATE_TYPES
