@@ -19,6 +19,7 @@ from metricsync.errors import ExitCode, MetricsyncError, NotTaken, Refused
 from metricsync.interrupt import Interruption, NotStarted
 from metricsync.live import LiveObject
 from metricsync.plan import Action, Change, Plan, TargetPlan
+from metricsync.platforms import KINDS
 from metricsync.provider import Facts, Learnt, NameTaken, Provider, Written, describe_fields
 from metricsync.secrets import redact
 
@@ -278,7 +279,8 @@ def _create(change: Change, provider: Provider, facts: Facts) -> Written:
     except NameTaken as taken:
         if change.definition is None:
             raise
-        fields = untaken(change.definition, taken.found, provider.written_view(facts))
+        view = provider.written_view(facts, KINDS[provider.kind])
+        fields = untaken(change.definition, taken.found, view)
         if fields:
             raise NameTaken(
                 f"{change.name!r} was created meanwhile (by another run, or by hand) and differs "
@@ -300,7 +302,8 @@ def _check(
     it, never "ok" (docs/platforms/README.md); what that teaches is recorded."""
     if answered is None or change.definition is None:
         return
-    fields = untaken(change.definition, answered, provider.written_view(learning.facts))
+    view = provider.written_view(learning.facts, KINDS[provider.kind])
+    fields = untaken(change.definition, answered, view)
     if fields:
         message, facts = provider.not_taken(change, fields, learning.facts)
         learning.add(Learnt(facts))

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
-from typing import Any
+from typing import Any, Protocol
 
 from metricsync.definitions import Definition
 from metricsync.live import LiveObject
@@ -28,13 +28,29 @@ class Reference:
     path: tuple[str | int, ...] = ()
 
 
+class DeclaredKind(Protocol):
+    """What a kind declares once, on its platform's record (`Kind` in platforms/base.py), about
+    how its objects compare: a provider builds its KindDiff from it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def casefold_names(self) -> bool:
+        """Names are unique case-insensitively, as the server checks them."""
+
+    @property
+    def casefold_tags(self) -> bool:
+        """The server trims and lower-cases tags."""
+
+
 @dataclass(frozen=True)
 class KindDiff:
     """What the diff needs to know about one kind on one target."""
 
     kind: str
     normalisation: Normalisation
-    casefold_names: bool = False
+    casefold_names: bool  # from the kind's record (DeclaredKind): never a provider's guess
     replace_fields: tuple[str, ...] = ()  # a change here cannot be made in place
     # fields this target's platform does not change in place (configured, or learnt when an
     # update did not take them): a change to one is planned as a replace

@@ -118,7 +118,7 @@ def import_objects(
     config = workspace.config
     out = (options.out or config.folder(target.definitions[0])).resolve()
     with paused_gc():  # builds and renders thousands of small documents (bulk.py)
-        foreign = provider.kind_diff(read).foreign
+        foreign = provider.kind_diff(read, KINDS[provider.kind]).foreign
         entries = choose(read.objects, workspace.definitions(target), options, to_spec, foreign)
         entries = assign_files(check(entries), occupants(out), options.force)
         write(out, entries, config.root / "schemas", options.force, progress)

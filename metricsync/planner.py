@@ -214,11 +214,9 @@ def plan_target(
 
 
 def target_view(provider: Provider, read: LiveRead, adopt_from: frozenset[str]) -> KindDiff:
-    """The diff's view of a target: the provider's, with what the kind declares about names
-    (platforms/<platform>/__init__.py) and the owners this run takes objects over from."""
-    view = provider.kind_diff(read)
-    casefold = KINDS[view.kind].casefold_names
-    return replace(view, casefold_names=casefold, adopt_from=adopt_from)
+    """The diff's view of a target: the provider's, given its kind's record
+    (platforms/<platform>/__init__.py), with the owners this run takes objects over from."""
+    return replace(provider.kind_diff(read, KINDS[provider.kind]), adopt_from=adopt_from)
 
 
 def look_up_usage(

@@ -17,7 +17,7 @@ import httpx
 
 from metricsync.client import AmbiguousWrite, ApiClient
 from metricsync.config import Target
-from metricsync.diff import KindDiff
+from metricsync.diff import DeclaredKind, KindDiff
 from metricsync.errors import ApiError, MetricsyncError
 from metricsync.live import LiveObject, LiveRead
 from metricsync.pacing import Limits
@@ -67,6 +67,7 @@ class Provider(ABC):
     measuring_fields: tuple[str, ...] = ()
     # Facts a write may learn that later runs keep too (.metricsync/state.json, facts.py).
     remembered: tuple[str, ...] = ()
+    kind: str  # the kind it syncs; callers pass its record (KINDS[kind]) to `kind_diff`
 
     def __init__(self, target: Target, transport: httpx.BaseTransport | None = None) -> None:
         self.target = target
@@ -85,10 +86,10 @@ class Provider(ABC):
         are requested alongside the first instead of after it."""
 
     @abstractmethod
-    def kind_diff(self, read: LiveRead) -> KindDiff:
-        """The diff's view of this target: normalisation, dependencies, policy. How the kind
-        compares names (`casefold_names`) is declared once, on the Kind: the planner adds it
-        (planner.target_view)."""
+    def kind_diff(self, read: LiveRead, kind: DeclaredKind) -> KindDiff:
+        """The diff's view of this target: normalisation, dependencies, policy, and how `kind`,
+        the record of the kind it syncs, declares its names and tags compare. The caller passes
+        the record: a provider does not import its platform's package, whose record names it."""
 
     @abstractmethod
     def create(self, change: Change, facts: Facts) -> Written:
@@ -120,10 +121,10 @@ class Provider(ABC):
     def close(self) -> None:
         self.client.close()
 
-    def written_view(self, facts: Facts) -> KindDiff:
+    def written_view(self, facts: Facts, kind: DeclaredKind) -> KindDiff:
         """The diff's view a write's answer is checked against: `kind_diff` given what the
         apply knows so far (e.g. a project that drops tags)."""
-        return self.kind_diff(LiveRead([]))
+        return self.kind_diff(LiveRead([]), kind)
 
     def not_taken(
         self, change: Change, fields: Sequence[FieldChange], facts: Facts

@@ -35,7 +35,7 @@ def live(
 
 
 def kind(**settings: Any) -> KindDiff:
-    return KindDiff(KIND, NORMALISATION, **settings)
+    return KindDiff(KIND, NORMALISATION, **{"casefold_names": False, **settings})
 
 
 def components(spec: Mapping[str, Any]) -> Sequence[Reference]:

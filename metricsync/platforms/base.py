@@ -85,7 +85,7 @@ class Kind:
     schema: str  # as users see it, under schemas/; the file ships in the platform's package
     checks: Check  # cross-document and platform checks over one folder's definitions of this kind
     casefold_names: bool = False  # names unique case-insensitively, as the server checks them
-    casefold_tags: bool = False  # the server trims and lower-cases tags (rules compare so too)
+    casefold_tags: bool = False  # the server trims and lower-cases tags (rules, owners compare so)
 
 
 @dataclass(frozen=True)

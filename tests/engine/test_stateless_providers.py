@@ -77,8 +77,9 @@ def test_posthog_tag_check_returns_what_it_learnt_and_the_provider_keeps_nothing
     assert first.learnt == Learnt(
         {"tags_ignored": True}, (posthog.TAGS_IGNORED.format(project="1"),)
     )
-    assert provider.written_view({}).marker_supported
-    assert not provider.written_view(first.learnt.facts).marker_supported
+    kind = KINDS[provider.kind]
+    assert provider.written_view({}, kind).marker_supported
+    assert not provider.written_view(first.learnt.facts, kind).marker_supported
     second = provider.create(create(posthog_mapping.KIND, "second", spec), first.learnt.facts)
     assert second.learnt == Learnt()  # the run knows already: nothing new, no second note
     assert held(provider) == before

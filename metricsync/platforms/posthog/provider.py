@@ -12,7 +12,7 @@ import httpx
 
 from metricsync.bulk import paused_gc
 from metricsync.config import Target
-from metricsync.diff import KindDiff, top_field
+from metricsync.diff import DeclaredKind, KindDiff, top_field
 from metricsync.errors import ApiError
 from metricsync.listing import (
     OBJECT,
@@ -74,6 +74,7 @@ def _next_link(page: LivePage) -> str | None:
 
 
 class PostHogProvider(Provider):
+    kind = KIND
     limits = LIMITS
     measuring_fields = ("query",)  # linked experiments read it live (docs/platforms/posthog.md)
     remembered = (TAGS_IGNORED_FACT,)
@@ -142,7 +143,7 @@ class PostHogProvider(Provider):
         check_page_count(self.target.name, pages)
         return [n * size for n in range(1, pages)]
 
-    def kind_diff(self, read: LiveRead) -> KindDiff:
+    def kind_diff(self, read: LiveRead, kind: DeclaredKind) -> KindDiff:
         normalisation = NORMALISATION
         if not read.marker_supported:
             normalisation = Normalisation(
@@ -151,16 +152,18 @@ class PostHogProvider(Provider):
                 blank=NORMALISATION.blank,
             )
         return KindDiff(
-            kind=KIND,
+            kind=kind.name,
             normalisation=normalisation,
+            casefold_names=kind.casefold_names,
             marker_supported=read.marker_supported,
             prune=self.target.policy.prune and read.marker_supported,
-            foreign=self._foreign(),
+            foreign=self._foreign(kind.casefold_tags),
         )
 
-    def _foreign(self) -> ForeignOwner:
+    def _foreign(self, casefold_tags: bool) -> ForeignOwner:
         prefix = self.target.policy.foreign_owner_prefix
-        return first_claim(tag_owner(self.owner_tag, prefix, casefold=True), definitions_claim)
+        tagged = tag_owner(self.owner_tag, prefix, casefold=casefold_tags)
+        return first_claim(tagged, definitions_claim)
 
     def create(self, change: Change, facts: Facts) -> Written:
         assert change.definition is not None
@@ -210,8 +213,8 @@ class PostHogProvider(Provider):
         """The saved metric a create or PATCH answered with, and whether tags stick."""
         return Written(from_payload(saved, self.owner_tag), self._tags_check(saved, facts))
 
-    def written_view(self, facts: Facts) -> KindDiff:
-        return self.kind_diff(LiveRead([], marker_supported=self._syncs_tags(facts)))
+    def written_view(self, facts: Facts, kind: DeclaredKind) -> KindDiff:
+        return self.kind_diff(LiveRead([], marker_supported=self._syncs_tags(facts)), kind)
 
     def usage(self, objects: Sequence[LiveObject]) -> Lookup:
         return experiments_using(self.client, self.project, objects)

@@ -15,7 +15,7 @@ import httpx
 from metricsync.bulk import paused_gc
 from metricsync.config import Target
 from metricsync.definitions import Definition
-from metricsync.diff import KindDiff, top_field
+from metricsync.diff import DeclaredKind, KindDiff, top_field
 from metricsync.errors import ApiError
 from metricsync.listing import (
     MAX_PAGES,
@@ -121,6 +121,7 @@ def _next_page(page: LivePage) -> str | None:
 
 
 class StatsigProvider(Provider):
+    kind = KIND
     limits = LIMITS
     remembered = (LEARNT_CREATE_ONLY,)
     # What a scorecard computes: the type, the events and components it reads, their windows.
@@ -231,15 +232,19 @@ class StatsigProvider(Provider):
     def setup_calls(self, changes: Sequence[Change], facts: Facts) -> int:
         return len(self.missing_tags(changes, facts))
 
-    def kind_diff(self, read: LiveRead) -> KindDiff:
+    def kind_diff(self, read: LiveRead, kind: DeclaredKind) -> KindDiff:
+        policy = self.target.policy
         return KindDiff(
-            kind=KIND,
+            kind=kind.name,
             normalisation=NORMALISATION,
+            casefold_names=kind.casefold_names,
             replace_fields=("type",),
             create_only=(*self.configured_create_only, *self.learnt_create_only),
             depends=components,
-            prune=self.target.policy.prune,
-            foreign=tag_owner(self.owner_tag, self.target.policy.foreign_owner_prefix),
+            prune=policy.prune,
+            foreign=tag_owner(
+                self.owner_tag, policy.foreign_owner_prefix, casefold=kind.casefold_tags
+            ),
         )
 
     def prepare(self, changes: Sequence[Change], facts: Facts) -> None:
