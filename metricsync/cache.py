@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import metricsync
+from metricsync import schema
 from metricsync.files import write_whole
 from metricsync.problems import Problem
 
@@ -30,8 +32,6 @@ class FileResult:
 
 def cache_key() -> str:
     """Names everything besides a file's bytes that its result depends on."""
-    from metricsync import __version__, schema
-
     hasher = hashlib.blake2b(digest_size=16)
     package = Path(__file__).parent
     for name in CODE:
@@ -39,7 +39,7 @@ def cache_key() -> str:
             hasher.update((package / name).read_bytes())
         except OSError:  # installed without sources: the version still tells releases apart
             hasher.update(name.encode())
-    return f"{__version__}:{schema.digest()}:{hasher.hexdigest()}"
+    return f"{metricsync.__version__}:{schema.digest()}:{hasher.hexdigest()}"
 
 
 class ValidationCache:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from typing import Any, Protocol
 
@@ -152,9 +152,9 @@ def _changes_for(
         adopt = True
     fields = tuple(explain(right, left))
     whole = (*spec.replace_fields, *spec.create_only)
-    replace = any(top_field(f.path) in whole for f in fields)
-    replace = replace or (obj.legacy and bool(fields))
-    if replace or (obj.legacy and (renamed or adopt)):
+    replaced = any(top_field(f.path) in whole for f in fields)
+    replaced = replaced or (obj.legacy and bool(fields))
+    if replaced or (obj.legacy and (renamed or adopt)):
         action = Action.REPLACE
     elif fields or renamed:
         action = Action.UPDATE
@@ -269,8 +269,6 @@ def order(changes: list[Change], spec: KindDiff, key: Callable[[str], str]) -> l
 
 
 def _with_depends(change: Change, needs: tuple[str, ...]) -> Change:
-    from dataclasses import replace
-
     return replace(change, depends_on=needs) if needs else change
 
 

@@ -15,15 +15,12 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from metricsync import schema
-from metricsync.cache import FileResult, Valid
+from metricsync.cache import FileResult, Valid, ValidationCache
 from metricsync.documents import Locator
 from metricsync.problems import Problem, Severity, pointer_of
-
-if TYPE_CHECKING:
-    from metricsync.cache import ValidationCache
 
 Where = tuple[str | int, ...]
 RULES = ("name_pattern", "required", "one_tag_of", "severity")

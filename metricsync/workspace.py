@@ -56,7 +56,7 @@ def open_workspace(
     if not sandbox:
         yield Workspace(config, targets, validation)
         return
-    from metricsync.sandbox.embedded import EmbeddedSandbox
+    from metricsync.sandbox.embedded import EmbeddedSandbox  # loaded only for --sandbox: start-up
 
     with EmbeddedSandbox(state_dir) as embedded:
         for platform, section in sandbox_references(targets, validation):

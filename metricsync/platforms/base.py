@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from metricsync.problems import Severity
 
+# Types only: every record is built when `metricsync --help` starts, which must not load httpx
+# (providers) or PyYAML (config imports governance, which reads YAML).
 if TYPE_CHECKING:
     import click
     import httpx

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: the record imports this module at start-up, before PyYAML
     from metricsync.config import Target
     from metricsync.definitions import Definition
 
