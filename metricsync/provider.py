@@ -1,9 +1,10 @@
 """The provider contract for platforms metricsync syncs, and the shared read/write flow.
 
-A provider supplies pure translation (payloads in and out, normalisation rules) and a few thin
-operations; planning and applying are written once, in `planner.py` and `apply.py`. A provider
-keeps nothing it learns during a run: a read returns it (LiveRead), a write returns it (Written),
-and the caller passes it back in as `facts`.
+A provider is a platform's thin transport: a few operations over its API, while the pure
+translation (payloads in and out, normalisation) sits beside it in the platform's mapping module;
+planning and applying are written once, in `planner.py` and `apply.py`. A provider keeps nothing
+it learns during a run: a read returns it (LiveRead), a write returns it (Written), and the
+caller passes it back in as `facts`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Validates a whole project: the config, every definition document, then the cross-file rules.
+"""Validates a whole project: the config, every definition document, then the cross-file checks.
 
 Every problem is collected before anything is reported. Per-file results (parsed documents and
 schema problems) come from `ValidationCache` when the file's bytes are unchanged.

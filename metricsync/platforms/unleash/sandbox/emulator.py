@@ -1,7 +1,7 @@
 """Unleash emulator: `POST /api/client/metrics` and the admin endpoints that read usage back.
 
 Faithful to Unleash as docs/sandbox/unleash.md describes it: the stages run in Unleash's order
-and the first failure answers. Undocumented behaviours are settings (unleash_settings.py), listed
+and the first failure answers. Undocumented behaviours are settings (settings.py), listed
 there too.
 """
 

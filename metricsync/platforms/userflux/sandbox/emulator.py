@@ -1,7 +1,7 @@
 """UserFlux Metrics API emulator: token exchange, raw-SQL and pre-defined-metric queries.
 
 Faithful to UserFlux as docs/sandbox/userflux.md describes it; every behaviour the vendor leaves
-undocumented is a setting (userflux_settings.py), listed with its current value there.
+undocumented is a setting (settings.py), listed with its current value there.
 """
 
 from __future__ import annotations
