@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from metricsync import facts
-from metricsync.apply import ApplyReport, Outcome, apply_plan
+from metricsync.apply import ApplyReport, Progress, apply_plan
 from metricsync.errors import Refused
 from metricsync.interrupt import Interruption, signals_handled
 from metricsync.lock import command_line, lock_for_config
@@ -36,7 +36,7 @@ class Screen:
     warn: Callable[[str], None]
     show: Callable[[Plan], None]
     confirm: Callable[[Plan], None]
-    progress: Callable[[Outcome], None]
+    progress: Progress
 
 
 def run_apply(options: ApplyOptions, screen: Screen) -> ApplyReport | None:
