@@ -176,9 +176,9 @@ def plan_target(
     keeps, and the safety rules judge those alone. `usage=False` skips the experiment lookups
     (a caller that neither applies nor shows the plan: verify's dry runs)."""
     adopt_from = frozenset(overrides.adopt_from)
-    kind_diff = target_view(provider, read, adopt_from)
-    result = diff(definitions, read.objects, kind_diff)
-    references = check_references(definitions, read.objects, result.changes, kind_diff)
+    view = target_view(provider, read, adopt_from)
+    result = diff(definitions, read.objects, view)
+    references = check_references(definitions, read.objects, result.changes, view)
     if references.dangling:
         raise InvalidInput([dangling_problem(target, d) for d in references.dangling])
     changes = result.changes

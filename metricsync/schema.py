@@ -1,7 +1,8 @@
 """The JSON Schemas shipped inside the package: loading, a fast screen, precise explanations.
 
 A compiled validator (jsonschema-rs) screens every document; python-jsonschema explains only the
-documents that fail, so valid files cost microseconds and invalid ones get exact messages.
+documents that fail, so valid files cost microseconds and invalid ones get exact messages. Each
+is imported where first used: `--help`, and a validation the cache serves, load neither.
 """
 
 from __future__ import annotations
