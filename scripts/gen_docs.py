@@ -455,10 +455,12 @@ def index_page(docs: list[CommandDoc]) -> str:
         "## Guides",
         "- [GitHub Actions](github-actions.md): the pull-request plan check, apply on merge and "
         "scheduled drift check, and the composite action they use.\n"
-        "- [The sandbox](sandbox/): the emulator of the four platform APIs behind `--sandbox` "
+        "- [The sandbox](sandbox/): the emulator of each platform's API behind `--sandbox` "
         "and `metricsync sandbox serve`, platform by platform.\n"
         "- [The platforms](platforms/): what metricsync relies on about each platform's API, "
         "where it comes from, what is unconfirmed and how metricsync copes.\n"
+        "- [Adding a platform](adding-a-platform.md): the checklist for a new platform's "
+        "package, and the one registry line it adds.\n"
         "- [Network: deadlines, waits and origins](network.md): `--timeout`, what metricsync "
         "says while it waits on a rate limit, and where credentials may go.",
         "## Commands",

@@ -26,7 +26,7 @@ LISTED = 10  # skipped objects named per reason that needs the user's attention
     "targets",
     multiple=True,
     metavar="NAME",
-    help="Only this target (repeatable; default: every Statsig and PostHog target).",
+    help="Only this target (repeatable; default: every planned target).",
 )
 @sandbox_option
 @format_option("text", "json")

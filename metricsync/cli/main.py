@@ -30,7 +30,8 @@ def cli() -> None:
     """Keep experiment and analytics metric definitions in Git.
 
     YAML definitions are validated against JSON Schemas, diffed against the live platforms
-    (Statsig, PostHog), applied as ordered plans, and checked against UserFlux and Unleash.
+    metricsync syncs and applied as ordered plans, or checked against the platforms it does not
+    (`metricsync targets --format json` says which each target's is).
     """
 
 

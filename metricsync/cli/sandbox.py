@@ -19,7 +19,7 @@ DEFAULT_STATE = Path(".metricsync") / "sandbox.db"
 
 @click.group("sandbox")
 def sandbox_group() -> None:
-    """The sandbox: an emulator of the Statsig, PostHog, UserFlux and Unleash APIs."""
+    """The sandbox: an emulator of every platform's API (`sandbox serve` lists them)."""
 
 
 @sandbox_group.command("serve")

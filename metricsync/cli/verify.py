@@ -26,10 +26,12 @@ def verify_command(
 ) -> int:
     """Check definitions on the platforms themselves, changing nothing.
 
-    Runs every userflux/query (SQL bound by metricsync, or a pre-defined metric with its
-    variables) and checks its `expect`; sends every Statsig create and update of the current
-    plan with dryRun, so Statsig validates it without storing it. Each result names its
-    definition, with timing and, on failure, file:line and the platform's message.
+    Runs each definition of a platform with a verifier through it (UserFlux: every
+    userflux/query runs, its SQL bound by metricsync or a pre-defined metric with its variables,
+    and its `expect` is checked); sends every create and update of the current plan to a
+    platform that dry-runs them (Statsig: with dryRun, validated without being stored). Each
+    result names its definition, with timing and, on failure, file:line and the platform's
+    message.
 
     Exit 0 when every check passed (or was skipped), 1 when any failed or a platform could not
     be reached, 3 for an invalid config or definitions (nothing is sent), 64 for usage errors.
