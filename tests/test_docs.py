@@ -136,3 +136,37 @@ def test_links_in_the_readme_and_docs_resolve() -> None:
             assert resolved.exists(), f"{page.relative_to(ROOT)}: broken link {target}"
             if anchor and resolved.suffix == ".md":
                 assert anchor in _anchors(resolved.read_text()), f"{page}: no #{anchor}"
+
+
+def _layout() -> str:
+    readme = (ROOT / "README.md").read_text()
+    return readme[readme.index("## Layout") :]
+
+
+def test_the_readme_layout_names_every_module_plan_and_apply_open() -> None:
+    """Every core module `plan` and `apply` import (cli/plan.py's imports, followed) is named in
+    the README's Layout; a platform's and the sandbox's modules are named by their package."""
+    from tests.test_imports import PACKAGE, import_graph, module_names
+
+    graph, seen, stack = import_graph(), set(), ["metricsync.cli.plan"]
+    while stack:
+        module = stack.pop()
+        if module not in seen and module in graph:
+            seen.add(module)
+            stack.extend(graph[module])
+    own = ("metricsync.platforms.", "metricsync.sandbox.", "metricsync.cli.")
+    core = sorted(m for m in seen if m.count(".") and not m.startswith(own))
+    named = set(re.findall(r"`([\w/.]+\.py)`", _layout()))
+    files = {m: p.relative_to(PACKAGE).as_posix() for m, p in module_names().items()}
+    missing = [m for m in core if not {files[m], files[m].rpartition("/")[2]} & named]
+    assert "metricsync.planner" in core and "metricsync.apply_run" in core
+    assert missing == []
+
+
+def test_every_module_the_readme_layout_names_exists() -> None:
+    package = ROOT / "metricsync"
+    modules = {p.relative_to(package).as_posix() for p in package.rglob("*.py")}
+    names = {m.rpartition("/")[2] for m in modules}
+    named = set(re.findall(r"`([\w/.]+\.py)`", _layout())) - {"tests/test_diff.py"}
+    named = {n for n in named if not n.startswith(("test_", "tests/"))}
+    assert named and [n for n in sorted(named) if n not in modules and n not in names] == []
