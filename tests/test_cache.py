@@ -86,6 +86,30 @@ def test_an_entry_edited_into_another_shape_is_validated_afresh(tmp_path: Path) 
     assert ValidationCache(tmp_path).lookup(str(source_file), "a.yaml", SOURCE) is None
 
 
+@pytest.mark.parametrize(
+    "problem",
+    [
+        ["x", 7, "message", "/name", "warning"],  # a line that is not a number
+        [2, 7.5, "message", "/name", "warning"],  # a column that is not a whole number
+        [2, 7, 3, "/name", "warning"],  # a message that is not text
+        [2, 7, "message", "/name", "fatal"],  # a severity that does not exist
+        [True, 7, "message", "/name", "warning"],  # bool is an int to isinstance, not here
+    ],
+    ids=["line", "column", "message", "severity", "bool-line"],
+)
+def test_a_stored_problem_edited_field_by_field_is_validated_afresh(
+    tmp_path: Path, problem: list[object]
+) -> None:
+    source_file = tmp_path / "a.yaml"
+    source_file.write_bytes(SOURCE)
+    stored(tmp_path, str(source_file)).save()
+    document = json.loads((tmp_path / "validate.json").read_text())
+    document["files"][str(source_file)][1] = [problem]
+    (tmp_path / "validate.json").write_text(json.dumps(document))
+
+    assert ValidationCache(tmp_path).lookup(str(source_file), "a.yaml", SOURCE) is None
+
+
 def test_rule_results_are_kept_per_rule_set_for_the_current_bytes_only(tmp_path: Path) -> None:
     cache = stored(tmp_path)
     cache.lookup(KEY, "a.yaml", SOURCE)
