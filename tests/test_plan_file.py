@@ -134,3 +134,14 @@ def test_a_live_field_moved_since_review_makes_the_saved_plan_stale(tmp_path: Pa
         "now update (description; live object f2)",
         '    description: live "Old text" when reviewed, now "Edited in the console"',
     ]
+
+
+def test_a_saved_plan_of_other_definitions_is_stale_though_its_changes_are_the_same(
+    tmp_path: Path,
+) -> None:
+    save(_plan("Old text", "f1"), tmp_path / "plan.json")
+    fresh = _plan("Old text", "f1")
+    edited = Plan(fresh.targets, "def", fresh.created)  # the config or a definition was edited
+    assert changed_since_review(read(tmp_path / "plan.json"), edited) == [
+        "the config or definitions changed since the plan was made"
+    ]
