@@ -366,3 +366,17 @@ def test_a_linked_gitignore_gets_the_entry_in_the_file_it_links_to(
         "build/\n# metricsync's local state: sandbox database, caches\n.metricsync/\n"
     )
     assert [p.name for p in shared.parent.iterdir()] == ["gitignore"]
+
+
+def test_the_next_steps_descriptions_stay_two_spaces_clear_of_a_long_command() -> None:
+    """A platform's own next step may be longer than the built-in ones: its description is not
+    glued to it (a user, and the test above, split a step at two spaces)."""
+    from metricsync.cli.init import STEP_WIDTH, aligned
+
+    short = [("metricsync validate", "check"), ("metricsync plan --sandbox", "rehearse")]
+    long = [*short, ("metricsync ledger reconcile --sandbox", "rehearse the reconciliation")]
+
+    assert aligned(short) == [f"{'metricsync validate':<{STEP_WIDTH}}check",
+                              f"{'metricsync plan --sandbox':<{STEP_WIDTH}}rehearse"]  # fmt: skip
+    assert [line.split("  ")[0].strip() for line in aligned(long)] == [c for c, _ in long]
+    assert len({line.index(what) for line, (_, what) in zip(aligned(long), long, strict=True)}) == 1

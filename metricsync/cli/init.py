@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from metricsync.scaffold import InitReport
 
 PLATFORM_NAMES = tuple(PLATFORMS)
+STEP_WIDTH = 33  # the column of the next steps' descriptions, unless a command is longer
 PLANNED = " and ".join(p.name for p in PLATFORMS.values() if p.planned)
 # What init suggests for every platform plan, apply and import work on.
 PLANNED_STEPS = NextSteps(
@@ -95,10 +96,17 @@ def render(report: InitReport, platforms: tuple[str, ...]) -> str:
             steps.append(f"Set the variables it references: {', '.join(names)}.")
         if secrets and secrets != names:
             steps[-1] += f" The workflows read {', '.join(secrets)} from repository secrets."
-    steps += [f"{command:<33}{what}" for command, what in next_steps(platforms)]
+    steps += aligned(next_steps(platforms))
     lines += ["", "Next steps:"]
     lines += [f"  {number}. {step}" for number, step in enumerate(steps, 1)]
     return "\n".join(lines) + "\n"
+
+
+def aligned(steps: list[tuple[str, str]]) -> list[str]:
+    """Each (command, what it does) as one line, the descriptions in one column at least two
+    spaces after the longest command (a platform's own command may be long)."""
+    width = max([STEP_WIDTH - 2, *(len(command) for command, _ in steps)]) + 2
+    return [f"{command:<{width}}{what}" for command, what in steps]
 
 
 def next_steps(platforms: tuple[str, ...]) -> list[tuple[str, str]]:
