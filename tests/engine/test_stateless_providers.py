@@ -4,9 +4,11 @@ reads of a target that changes between them, and apply's worker threads never wr
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from metricsync.apply import Status
+from metricsync.config import Policy
 from metricsync.definitions import Definition
 from metricsync.live import LiveRead
 from metricsync.plan import Action, Change
@@ -106,3 +108,16 @@ def test_how_names_compare_is_declared_once_on_the_kind() -> None:
     }
     assert views == {kind: KINDS[kind].casefold_names for kind in views}
     assert views == {statsig_mapping.KIND: False, posthog_mapping.KIND: True}
+
+
+def test_how_tags_compare_is_declared_once_on_the_kind() -> None:
+    """PostHog lower-cases tags, so another repository's marker is found whatever the case of
+    the prefix: the provider learns that from the Kind, not from a constant of its own."""
+    target = replace(posthog_target(), policy=Policy(foreign_owner_prefix="Managed-By-"))
+    provider = posthog.PostHogProvider(target, SandboxTransport(SandboxApp()))
+    kind = KINDS[provider.kind]
+    stored = {"tags": ["managed-by-another-repo"]}  # as PostHog keeps "Managed-By-Another-Repo"
+    assert kind.casefold_tags
+    assert provider.kind_diff(LiveRead([]), kind).foreign(stored) is not None
+    as_written = replace(kind, casefold_tags=False)
+    assert provider.kind_diff(LiveRead([]), as_written).foreign(stored) is None
