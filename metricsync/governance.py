@@ -24,7 +24,7 @@ from metricsync.problems import Problem, Severity, pointer_of
 
 Where = tuple[str | int, ...]
 RULES = ("name_pattern", "required", "one_tag_of", "severity")
-# Where Statsig and PostHog keep tags; a kind whose schema has no such field has no one_tag_of.
+# Where a kind keeps its tags; a kind whose schema has no such field has no one_tag_of.
 TAGS = ("spec", "tags")
 Violation = tuple[str, Where, Where, str]
 

@@ -47,7 +47,7 @@ class Overrides:
 
 
 def synced_targets(workspace: Workspace) -> list[Target]:
-    """The selected targets whose platform is planned (Statsig, PostHog)."""
+    """The selected targets whose platform is planned: its record names a provider."""
     return [t for t in workspace.targets if PLATFORMS[t.platform].planned]
 
 
