@@ -195,7 +195,7 @@ def plan_target(
         platform=target.platform,
         changes=changes,
         lookalikes=result.lookalikes,
-        notes=(*_notes(read, result, target.policy), *_left_for_later(left)),
+        notes=(*_notes(read, result), *_left_for_later(left)),
         refusals=(
             *map(foreign_refusal, result.foreign),
             *(
@@ -232,7 +232,7 @@ def look_up_usage(
     return tuple(with_usage(c, lookup) if id(c) in chosen else c for c in changes), lookup
 
 
-def _notes(read: LiveRead, result: DiffResult, policy: Policy) -> Iterator[str]:
+def _notes(read: LiveRead, result: DiffResult) -> Iterator[str]:
     yield from read.notes
     if result.orphans:
         names = ", ".join(repr(n) for n in result.orphans[:5])
