@@ -11,8 +11,10 @@ import filecmp
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -213,3 +215,32 @@ def test_schema_targets_and_init_know_the_new_platform(tree: Path, tmp_path: Pat
     assert validate.returncode == 0, validate.stdout + validate.stderr
     assert targets.returncode == 0, targets.stderr
     assert [t["provider"] for t in json.loads(targets.stdout)["include"]] == ["ledger"]
+
+
+def test_sandbox_serve_announces_the_new_platforms_credentials_export_and_url(
+    tree: Path, tmp_path: Path
+) -> None:
+    environ = {**os.environ, "PYTHONPATH": str(tree), "NO_COLOR": "1"}
+    command = [sys.executable, "-m", "metricsync", "sandbox", "serve", "--memory", "--port", "0"]
+    with subprocess.Popen(
+        command, cwd=tmp_path, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True,
+    ) as process:  # fmt: skip
+        assert process.stderr is not None
+        watchdog = threading.Timer(60, process.kill)  # killed, its stderr closes: no hang
+        watchdog.start()
+        lines: list[str] = []
+        while not lines or "Press Ctrl-C" not in lines[-1]:
+            line = process.stderr.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+        process.send_signal(signal.SIGINT)
+        stopped = process.wait(timeout=10)
+        watchdog.cancel()
+
+    url = lines[0].split()[3]
+    assert stopped == 0, lines
+    assert "  ledger    api_token=ldg_sandbox" in lines
+    assert "  export LEDGER_API_TOKEN=ldg_sandbox" in lines
+    assert f"  ledger    base_url: {url}/ledger" in lines
