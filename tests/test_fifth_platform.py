@@ -244,3 +244,21 @@ def test_sandbox_serve_announces_the_new_platforms_credentials_export_and_url(
     assert "  ledger    api_token=ldg_sandbox" in lines
     assert "  export LEDGER_API_TOKEN=ldg_sandbox" in lines
     assert f"  ledger    base_url: {url}/ledger" in lines
+
+
+def test_init_says_the_shipped_workflows_do_not_pass_the_new_platforms_variable(
+    tree: Path, tmp_path: Path
+) -> None:
+    """The one thing outside its package a fifth platform still needs (docs/adding-a-platform.md):
+    the workflows name each platform's secrets in their env: blocks. init says so."""
+    init = run(tree, tmp_path, "init", "--platform", "ledger", "--platform", "statsig")
+
+    assert init.returncode == 0, init.stderr
+    assert (
+        "  note: the workflows plan or verify ledger but do not pass LEDGER_API_TOKEN: "
+        "add them to the jobs' env: blocks (docs/github-actions.md)"
+    ) in init.stdout.splitlines()
+    assert (
+        "secrets.LEDGER_API_TOKEN"
+        not in (tmp_path / ".github" / "workflows" / "metricsync-plan.yml").read_text()
+    )

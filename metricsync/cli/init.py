@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -96,10 +97,29 @@ def render(report: InitReport, platforms: tuple[str, ...]) -> str:
             steps.append(f"Set the variables it references: {', '.join(names)}.")
         if secrets and secrets != names:
             steps[-1] += f" The workflows read {', '.join(secrets)} from repository secrets."
+        lines += _unread_note(report, read)
     steps += aligned(next_steps(platforms))
     lines += ["", "Next steps:"]
     lines += [f"  {number}. {step}" for number, step in enumerate(steps, 1)]
     return "\n".join(lines) + "\n"
+
+
+def _unread_note(report: InitReport, read: Collection[str]) -> list[str]:
+    """The variables of platforms the workflows plan or verify that no workflow passes: the
+    shipped workflows name each platform's secrets in their jobs' env: blocks, so a platform
+    added since needs its own there, or its targets fail in CI for want of them."""
+    unread = {
+        s.value: s.target
+        for s in report.variables
+        if (PLATFORMS[s.target].planned or PLATFORMS[s.target].verified) and s.value not in read
+    }
+    if not read or not unread:
+        return []
+    targets = ", ".join(dict.fromkeys(unread.values()))
+    return [
+        f"  note: the workflows plan or verify {targets} but do not pass {', '.join(unread)}: "
+        "add them to the jobs' env: blocks (docs/github-actions.md)"
+    ]
 
 
 def aligned(steps: list[tuple[str, str]]) -> list[str]:
