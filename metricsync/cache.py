@@ -20,7 +20,10 @@ from metricsync.problems import Problem
 
 Valid = tuple[int, int, Any]  # document index, line, data
 # The modules whose code decides a file's result: a change to any of them empties the cache.
-CODE = ("cache.py", "documents.py", "governance.py", "problems.py", "schema.py", "validation.py")
+CODE = (
+    "cache.py", "documents.py", "governance.py", "problems.py", "rule_checks.py", "schema.py",
+    "validation.py",
+)  # fmt: skip
 RULE_SETS_KEPT = 4  # rule results per file, by the rules' fingerprint (targets may differ)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from metricsync import governance, schema
+from metricsync import governance, rule_checks, schema
 from metricsync.config import CONFIG_SCHEMA, Config, Policy, Target, display_path
 from metricsync.documents import Locator, load_file, non_finite, problem_at
 from metricsync.errors import ConfigError, InvalidInput
@@ -47,7 +47,7 @@ def read_config(path: Path) -> tuple[Config | None, list[Problem]]:
     found += [(where, message, False) for where, message in _value_rules(document.data)]
     kinds = {name: kind.schema for name, kind in KINDS.items()}
     platforms = {name: [k.name for k in p.kinds] for name, p in PLATFORMS.items()}
-    rules = governance.config_findings(document.data, kinds, platforms)
+    rules = rule_checks.config_findings(document.data, kinds, platforms)
     found += [(where, message, False) for where, message in rules]
     root = path.resolve().parent
     found += [(where, message, False) for where, message in _folder_rules(root, document.data)]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from metricsync import governance, schema, validation
+from metricsync import governance, rule_checks, schema, validation
 from metricsync.cli.main import run
 from metricsync.config_file import config_schema
 from metricsync.platforms import KINDS
@@ -202,7 +202,7 @@ def test_posthog_tags_are_compared_as_posthog_stores_them_and_statsig_tags_exact
     ["(a+)+", "(a*)*", "(\\w+\\s?)+", "(a{1,3})+", "((?:x+))*", "Z|(b+)+?", "(?=(c+)+)d"],
 )
 def test_a_pattern_that_backtracks_exponentially_is_refused(pattern: str) -> None:
-    assert governance._nested_repetition(pattern)
+    assert rule_checks._nested_repetition(pattern)
 
 
 @pytest.mark.parametrize(
@@ -220,7 +220,7 @@ def test_a_pattern_that_backtracks_exponentially_is_refused(pattern: str) -> Non
     ],
 )
 def test_usual_naming_patterns_are_accepted(pattern: str) -> None:
-    assert not governance._nested_repetition(pattern)
+    assert not rule_checks._nested_repetition(pattern)
 
 
 def test_a_nested_repetition_is_a_config_error_before_any_name_is_matched(
@@ -546,7 +546,7 @@ def test_every_path_the_docs_name_is_one_a_definition_can_hold() -> None:
     for kind, found in paths.items():
         for path in found:
             assert (
-                governance.unreachable(schema.load(KINDS[kind].schema), tuple(path.split(".")))
+                rule_checks.unreachable(schema.load(KINDS[kind].schema), tuple(path.split(".")))
                 is None
             ), path
 
