@@ -1,6 +1,7 @@
 """PostHog experiment saved metrics emulator (docs/platforms/posthog.md) under /api/projects/{id}/
 (and /api/environments/{id}/): personal-key auth, per-key throttling, project scoping, DRF-style
-errors; every behaviour the document leaves open is a setting (docs/sandbox/posthog.md)."""
+errors; every behaviour the document leaves open is a setting in settings.py
+(docs/sandbox/posthog.md)."""
 
 from __future__ import annotations
 
