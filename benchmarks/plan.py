@@ -155,13 +155,18 @@ def measure(
         "per-object requests": requests - floor_requests,
         "fetch s": f"{fetch:.3f} (p25-p75 {_quartiles(walls)}; cold {cold:.3f})",
         "fetch cpu s": round(cpu, 3),
-        "x floor": ", ".join(f"{name} {f:.3f} s: {fetch / f:.2f}" for name, f in floors.items()),
+        "x floor": ", ".join(
+            f"{name} {f:.3f} s: {fetch / f:.2f}" if f else f"{name} 0 s"
+            for name, f in floors.items()
+        ),
         "changes": len(result.changes),
         "normalise+diff cpu s": round(diff_cpu, 3),
     }
 
 
 def _quartiles(values: list[float]) -> str:
+    if len(values) < 2:  # --repeat 1: one timing has no spread
+        return f"{values[0]:.3f}"
     low, _, high = statistics.quantiles(values, n=4)
     return f"{low:.3f}-{high:.3f}"
 

@@ -4,6 +4,8 @@ client and the emulated server do not share one interpreter (and its GIL)."""
 from __future__ import annotations
 
 import multiprocessing
+import queue
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -31,7 +33,20 @@ def sandbox_in_child(seed: Seed, latency_ms: int, timeout: float = 300) -> Itera
     child = context.Process(target=_serve, args=(seed, latency_ms, ready, stop), daemon=True)
     child.start()
     try:
-        yield ready.get(timeout=timeout)
+        yield _url(ready, child, time.monotonic() + timeout)
     finally:
         stop.set()
         child.join(timeout=10)
+
+
+def _url(ready: Any, child: Any, deadline: float) -> str:
+    """The URL the child announces; a child that dies first (a seed it refused) is an error at
+    once, not a wait of the whole timeout."""
+    while time.monotonic() < deadline:
+        try:
+            return str(ready.get(timeout=0.2))
+        except queue.Empty:
+            if not child.is_alive():
+                message = f"the sandbox child exited ({child.exitcode}) before serving"
+                raise RuntimeError(message) from None
+    raise TimeoutError("the sandbox child did not serve in time")

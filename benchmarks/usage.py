@@ -169,6 +169,8 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3, help="plans timed per case (median)")
     args = parser.parse_args()
+    if args.n <= DELETES:  # the estate deletes DELETES metrics and keeps some in use
+        parser.error(f"--n must be over {DELETES}: the plan deletes {DELETES} metrics")
     latency = args.latency_ms / 1000
     results: dict[str, dict[str, Any]] = {}
     estate = partial(with_experiments, args.n, args.experiments)
