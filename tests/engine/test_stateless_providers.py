@@ -121,3 +121,16 @@ def test_how_tags_compare_is_declared_once_on_the_kind() -> None:
     assert provider.kind_diff(LiveRead([]), kind).foreign(stored) is not None
     as_written = replace(kind, casefold_tags=False)
     assert provider.kind_diff(LiveRead([]), as_written).foreign(stored) is None
+
+
+def test_a_read_leaves_each_provider_as_it_was() -> None:
+    app = SandboxApp()
+    app.seed({"posthog": {"projects": {"1": {}}}})
+    providers = (
+        statsig.StatsigProvider(statsig_target(), SandboxTransport(app)),
+        posthog.PostHogProvider(posthog_target(), SandboxTransport(app)),
+    )
+    for provider in providers:
+        before = held(provider)
+        provider.read()
+        assert held(provider) == before, type(provider).__name__
