@@ -207,6 +207,9 @@ def test_schema_targets_and_init_know_the_new_platform(tree: Path, tmp_path: Pat
     targets = run(tree, fresh, "targets", "--format", "json")
 
     assert schema.returncode == 0 and json.loads(schema.stdout)["title"] == "Ledger metric"
+    assert "default: statsig, posthog and ledger)" in " ".join(
+        run(tree, tmp_path, "init", "--help").stdout.split()
+    )
     assert init.returncode == 0, init.stderr
     assert (fresh / "schemas" / "ledger" / "metric.schema.json").is_file()
     assert "provider: ledger" in (fresh / "metricsync.yaml").read_text()

@@ -18,7 +18,13 @@ if TYPE_CHECKING:
 
 PLATFORM_NAMES = tuple(PLATFORMS)
 STEP_WIDTH = 33  # the column of the next steps' descriptions, unless a command is longer
-PLANNED = " and ".join(p.name for p in PLATFORMS.values() if p.planned)
+
+
+def _listed(names: list[str]) -> str:
+    return f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else "".join(names)
+
+
+PLANNED = _listed([p.name for p in PLATFORMS.values() if p.planned])
 # What init suggests for every platform plan, apply and import work on.
 PLANNED_STEPS = NextSteps(
     rehearse=(("metricsync plan --sandbox", "rehearse against the embedded sandbox"),),
