@@ -31,7 +31,7 @@ def cli() -> None:
 
     YAML definitions are validated against JSON Schemas, diffed against the live platforms
     metricsync syncs and applied as ordered plans, or checked against the platforms it does not
-    (`metricsync targets --format json` says which each target's is).
+    sync (`metricsync targets --format json` marks each target planned or verified).
     """
 
 
