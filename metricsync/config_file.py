@@ -219,6 +219,12 @@ def config_schema() -> dict[str, Any]:
     return document
 
 
+def schema_names() -> list[str]:
+    """Every published schema by the name users see it under (`metricsync schema --out-dir`
+    and `init` write them so): config.schema.json and <platform>/<kind>.schema.json per kind."""
+    return sorted({CONFIG_SCHEMA, *(kind.schema for kind in KINDS.values())})
+
+
 @functools.cache
 def schema_text(name: str) -> str:
     """A shipped schema as `metricsync schema` prints it, by the name users see it under: the

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from metricsync.config import CONFIG_SCHEMA, display_path
-from metricsync.config_file import schema_text
+from metricsync.config_file import schema_names, schema_text
 from metricsync.errors import MetricsyncError
 from metricsync.files import write_whole
-from metricsync.platforms import KINDS, PLATFORMS
+from metricsync.platforms import PLATFORMS
 
 DEFAULT_PLATFORMS = tuple(p.name for p in PLATFORMS.values() if p.planned)  # plan works on them
 CONFIG = "metricsync.yaml"
@@ -88,8 +88,7 @@ def project_files(options: InitOptions) -> list[NewFile]:
             files.append(NewFile(f"{folder}/example.yaml", example))
         else:
             files.append(NewFile(f"{folder}/{KEEP}", b""))
-    names = sorted({k.schema for k in KINDS.values()} | {CONFIG_SCHEMA})
-    files += [NewFile(f"schemas/{name}", schema_text(name).encode()) for name in names]
+    files += [NewFile(f"schemas/{n}", schema_text(n).encode()) for n in schema_names()]
     if options.workflows:
         files += [NewFile(f"{WORKFLOWS}/{n}", d) for n, d in _starter_folder("workflows")]
         files += [NewFile(f"{ACTION}/{n}", d) for n, d in _starter_folder("action")]

@@ -30,14 +30,6 @@ class SchemaError:
     at_key: bool = False  # the error is about the key itself (unknown or forbidden field)
 
 
-def resource_names() -> list[str]:
-    """Every shipped schema by the name users see it under (as `metricsync schema --out-dir`
-    writes it): config.schema.json (config_file.py composes it), and
-    <platform>/<kind>.schema.json for each kind."""
-    kinds = [name for name in _sources() if "/" in name and name.endswith(".schema.json")]
-    return sorted(["config.schema.json", *kinds])
-
-
 def _sources() -> list[str]:
     """Every JSON file a shipped schema is made of: each kind's, and the config's base and each
     platform's part of it (metricsync/config_file.py composes them)."""

@@ -9,9 +9,8 @@ from pathlib import Path
 import click
 import pytest
 
-from metricsync import schema
 from metricsync.cli.main import cli, run
-from metricsync.config_file import schema_text
+from metricsync.config_file import schema_names, schema_text
 
 ROOT = Path(__file__).resolve().parents[1]
 # The repository's copies: links to where each kind's schema ships, and the config's as composed
@@ -27,7 +26,7 @@ FILES = [
 
 
 def test_the_package_reads_its_schemas_through_importlib_resources() -> None:
-    assert schema.resource_names() == FILES
+    assert schema_names() == FILES
     for name in FILES:
         assert schema_text(name) == (SCHEMAS / name).read_text(encoding="utf-8")
 
