@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from metricsync.config import CONFIG_SCHEMA, display_path
-from metricsync.config_file import schema_names, schema_text
+from metricsync.config_file import config_schema, schema_names, schema_text
 from metricsync.errors import MetricsyncError
 from metricsync.files import write_whole
 from metricsync.platforms import PLATFORMS
@@ -99,7 +99,7 @@ def config_text(platforms: Sequence[str]) -> str:
     """metricsync.yaml with one target per platform, named after it: its required keys and its
     endpoint, secrets as the env:NAME the platform's documentation uses, and the policy's
     defaults as comments. Keys and values come from the config schema."""
-    definitions = json.loads(schema_text(CONFIG_SCHEMA))["$defs"]
+    definitions = config_schema()["$defs"]  # read, never changed
     lines = [
         f"# yaml-language-server: $schema=schemas/{CONFIG_SCHEMA}",
         "# metricsync project config (docs/config.md). Secrets are env:NAME references, never the",
@@ -118,7 +118,7 @@ def config_text(platforms: Sequence[str]) -> str:
 
 def settings(platforms: Sequence[str]) -> tuple[list[Setting], list[Setting]]:
     """The variables the config references, and the values written as examples to edit."""
-    definitions = json.loads(schema_text(CONFIG_SCHEMA))["$defs"]
+    definitions = config_schema()["$defs"]  # read, never changed
     variables, to_edit = [], []
     for platform in platforms:
         for key, value, _ in _target_keys(platform, definitions[platform]):
